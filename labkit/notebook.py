@@ -1,0 +1,75 @@
+"""What a notebook's Setup cell needs: the database ready, ``%sql`` connected,
+and SQL files shown from ``sql/`` rather than copied into cells."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import contract, schema
+from .db import url
+
+
+def start(role: str = contract.OWNER_ROLE, *, sql_magic: bool = True) -> None:
+    """Bring the database to the state the lab needs and connect ``%sql`` as ``role``.
+
+    Safe to run any number of times, in any notebook, in any order.
+    """
+    report = schema.setup()
+    if sql_magic:
+        use_sql_magic(role)
+    print(
+        f"Lab database ready ({len(report.files)} SQL files applied in {report.seconds:.2f} s)"
+        + (f"; %sql runs as {role}" if sql_magic else "")
+    )
+
+
+def use_sql_magic(role: str = contract.OWNER_ROLE) -> None:
+    """Load jupysql's ``%sql``/``%%sql`` magics, connected to the lab database as ``role``."""
+    # jupysql reports usage to a web service by default; the lab runs offline.
+    os.environ.setdefault("PLOOMBER_STATS_ENABLED", "false")
+    os.environ.setdefault("PLOOMBER_VERSION_CHECK_DISABLED", "true")
+    import sqlalchemy
+    from IPython import get_ipython
+
+    shell: Any = get_ipython()
+    if shell is None:
+        raise RuntimeError("use_sql_magic() works inside IPython or Jupyter only")
+    shell.run_line_magic("load_ext", "sql")
+    # A failing query must fail the cell (jupysql prints and carries on by default),
+    # so CI notices a broken notebook.
+    shell.run_line_magic("config", "SqlMagic.short_errors = False")
+    shell.run_line_magic("config", "SqlMagic.displaylimit = 20")
+    shell.run_line_magic("config", "SqlMagic.displaycon = False")
+    shell.user_ns["lab_engine"] = sqlalchemy.create_engine(url(role, driver="psycopg"))
+    shell.run_line_magic("sql", "lab_engine --alias lab")
+
+
+class SQLListing:
+    """A piece of a file in ``sql/``, shown as highlighted SQL in a notebook."""
+
+    def __init__(self, title: str, text: str) -> None:
+        self.title = title
+        self.text = text
+
+    def _repr_markdown_(self) -> str:
+        return f"**{self.title}**\n\n```sql\n{self.text}\n```"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def show_sql(name: str, section: str | None = None) -> SQLListing:
+    """Show one file of ``sql/``, or one ``-- section:`` of it."""
+    path = schema.sql_file(name)
+    if section is None:
+        return SQLListing(f"sql/{path.name}", path.read_text(encoding="utf-8").strip())
+    return SQLListing(f"sql/{path.name}, section {section}", schema.section(name, section))
+
+
+def run_sql(name: str) -> None:
+    """Apply one file of ``sql/`` (idempotent), as ``labkit setup`` would."""
+    from .db import connect
+
+    with connect(autocommit=True) as conn:
+        schema.apply_file(conn, schema.sql_file(name))
