@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import LabError
 from .settings import Settings
@@ -69,6 +70,7 @@ def ensure_service_account() -> None:
         [
             "useradd",
             "--system",
+            "--user-group",
             "--no-create-home",
             "--shell",
             "/usr/sbin/nologin",
@@ -105,11 +107,16 @@ def run_server_program(
 ) -> subprocess.CompletedProcess[str]:
     """Run initdb or pg_ctl, as the service account when we are root."""
     command = [str(program(name, settings)), *args]
-    user = None
+    account: dict[str, Any] = {}
     if running_as_root():
         ensure_service_account()
         make_reachable(bin_dir(settings))
-        user = SERVICE_ACCOUNT
+        # The account's own group and no others: keeping root's group would make
+        # permission checks use group bits, and a 0700 root folder would stop it.
+        import pwd
+
+        entry = pwd.getpwnam(SERVICE_ACCOUNT)
+        account = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
     # LANG=C keeps messages parseable; the database's own locale is set by initdb.
     env = {**os.environ, "LC_MESSAGES": "C", "LANG": "C"}
     # Files, not pipes: a server started by pg_ctl may inherit the pipes on some
@@ -118,7 +125,7 @@ def run_server_program(
         try:
             completed = subprocess.run(
                 command,
-                user=user,
+                **account,
                 env=env,
                 text=True,
                 stdin=subprocess.DEVNULL,

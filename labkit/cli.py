@@ -20,10 +20,11 @@ def _up(args: argparse.Namespace) -> int:
         print("DATABASE_URL is set: the lab uses that server, and labkit up has nothing to start.")
         return 0
     started = time.perf_counter()
-    was_running = lab.server.status().running
-    status = lab.server.ensure_running()
+    started_now = lab.server.ensure_running()
+    seconds = time.perf_counter() - started
+    status = lab.server.status()
     created = schema.ensure_database(lab)
-    verb = "already running" if was_running else f"started in {time.perf_counter() - started:.2f} s"
+    verb = f"started in {seconds:.2f} s" if started_now else "already running"
     print(f"Server {verb} on {db.LISTEN_ADDRESS}:{status.port} (data: {status.data_dir})")
     if created:
         print(f"Created database {lab.database}; run `labkit setup` to apply the schema.")
@@ -134,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     url.add_argument("--driver", help="SQLAlchemy driver, e.g. psycopg for postgresql+psycopg://")
     psql = add("psql", _psql, "open psql on the lab database")
     psql.add_argument("--role", help="log in as this role")
-    psql.add_argument("psql_args", nargs=argparse.REMAINDER, help="passed on to psql")
+    psql.epilog = "Other arguments go to psql as they are: labkit psql -c 'SELECT 1'"
     add("setup", _setup, "apply sql/ in order (idempotent)")
     reset = add("reset", _reset, "drop and recreate the lab database")
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -142,7 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # Only psql takes arguments labkit does not know (they are psql's own).
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "psql":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.psql_args = extra
     try:
         return int(args.handler(args))
     except LabError as error:

@@ -99,17 +99,17 @@ class EmbeddedServer:
 
     # -- lifecycle -----------------------------------------------------------
 
-    def ensure_running(self) -> ServerStatus:
-        """Initialise and start the server if needed; return its status."""
+    def ensure_running(self) -> bool:
+        """Initialise and start the server if needed. True when this call started it."""
         with self._lock():
             if not self.initialized():
                 self._initdb()
             status = self.status()
             if status.running:
                 self._check_port(status)
-                return status
+                return False
             self._start()
-            return self.status()
+            return True
 
     def stop(self) -> bool:
         """Stop the server (fast shutdown). Returns False if it was not running."""
@@ -223,6 +223,12 @@ class EmbeddedServer:
 def port_in_use(port: int, host: str = LISTEN_ADDRESS) -> bool:
     """True when something already listens on ``host:port``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As PostgreSQL does: connections of a server that just stopped linger in
+        # TIME_WAIT and must not count as "in use"; a listening socket still does.
+        if sys.platform == "win32":
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        else:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:

@@ -1,0 +1,71 @@
+"""Every test, notebooks included, runs against a throw-away embedded server.
+
+The server gets its own data folder and a free port, so the attendee's
+``.labdata`` is never touched, and it is stopped at the end of the session even
+when nbval kills notebook kernels (the server runs apart from any kernel).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+import labkit
+from labkit import settings
+from labkit.server import EmbeddedServer
+
+from .helpers import free_port
+
+_scratch: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _scratch
+    _scratch = Path(tempfile.mkdtemp(prefix="labkit-tests-"))
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.pop("LABKIT_PG_BIN", None)
+    # Notebook kernels started by nbval inherit these, so they use this server too.
+    os.environ["LABKIT_DATA_DIR"] = str(_scratch / "data")
+    os.environ["LABKIT_PORT"] = str(free_port())
+    os.environ["PLOOMBER_STATS_ENABLED"] = "false"
+    os.environ["PLOOMBER_VERSION_CHECK_DISABLED"] = "true"
+    os.environ["MPLBACKEND"] = "Agg"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    labkit.setup()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _scratch is None:
+        return
+    for data_dir in _scratch.iterdir():
+        if (data_dir / "pgdata").is_dir():
+            env = {**os.environ, "LABKIT_DATA_DIR": str(data_dir)}
+            EmbeddedServer(settings.load(env)).stop()
+    shutil.rmtree(_scratch, ignore_errors=True)
+
+
+@pytest.fixture
+def scratch_dir() -> Path:
+    """A folder under the session's scratch folder; servers in it are stopped at exit."""
+    assert _scratch is not None
+    return Path(tempfile.mkdtemp(dir=_scratch))
+
+
+@pytest.fixture
+def admin() -> Iterator[psycopg.Connection]:
+    with labkit.connect(autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def owner() -> Iterator[psycopg.Connection]:
+    with labkit.connect("retail_owner") as conn:
+        yield conn

@@ -1,0 +1,162 @@
+"""The embedded server's life cycle, on the session server and on separate ones."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+import labkit
+from labkit import db, settings
+from labkit.server import EmbeddedServer
+
+from .helpers import free_port, run_labkit, server_env
+
+
+def test_status_shows_versions_address_and_log() -> None:
+    result = run_labkit("status")
+    assert result.returncode == 0, result.stderr
+    assert "running" in result.stdout
+    assert "PostgreSQL: 18." in result.stdout
+    vector = next(line for line in result.stdout.splitlines() if line.startswith("pgvector:"))
+    assert tuple(int(part) for part in vector.split()[1].split(".")[:2]) >= (0, 8)
+    assert f"127.0.0.1:{os.environ['LABKIT_PORT']}" in result.stdout
+    assert "server.log" in result.stdout
+
+
+def test_it_listens_on_tcp_and_on_a_unix_socket() -> None:
+    status = db.target().server.status()
+    assert status.running and status.port == int(os.environ["LABKIT_PORT"])
+    if sys.platform == "win32":
+        return
+    assert status.socket_dir is not None
+    assert (status.socket_dir / f".s.PGSQL.{status.port}").is_socket()
+    params = {**db.target().params(), "host": str(status.socket_dir)}
+    with psycopg.connect(**params) as conn:
+        assert conn.execute("SELECT inet_server_addr()").fetchone() == (None,)
+
+
+def test_pg_stat_statements_is_preloaded(admin: psycopg.Connection) -> None:
+    row = admin.execute("SHOW shared_preload_libraries").fetchone()
+    assert row is not None and "pg_stat_statements" in row[0]
+
+
+def test_password_authentication_is_required() -> None:
+    params = db.target().params()
+    for password in ("", "wrong"):
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(**{**params, "password": password}).close()
+
+
+@pytest.fixture
+def persistence_db(admin: psycopg.Connection):
+    name = sql.Identifier("persistence_check")
+    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+    admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    yield "persistence_check"
+    with labkit.connect(autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+
+
+def test_down_then_up_keeps_the_data(persistence_db: str) -> None:
+    with labkit.connect(dbname=persistence_db) as conn:
+        conn.execute("CREATE TABLE kept (note text)")
+        conn.execute("INSERT INTO kept VALUES (%s)", ("still here",))
+    down = run_labkit("down")
+    assert down.returncode == 0 and "stopped" in down.stdout
+    assert not db.target().server.status().running
+    assert run_labkit("down").stdout.strip() == "Server was not running."
+    up = run_labkit("up")
+    assert up.returncode == 0 and "started in" in up.stdout, up.stderr
+    assert "already running" in run_labkit("up").stdout
+    with labkit.connect(dbname=persistence_db) as conn:
+        assert conn.execute("SELECT note FROM kept").fetchall() == [("still here",)]
+
+
+def test_the_first_connect_starts_a_stopped_server() -> None:
+    assert run_labkit("down").returncode == 0
+    with labkit.connect() as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_the_server_outlives_a_killed_client() -> None:
+    """nbval kills notebook kernels; the server must not go down with them."""
+    client = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import labkit, time; labkit.connect(); print('up', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert client.stdout is not None and client.stdout.readline().strip() == "up"
+    client.send_signal(signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM)
+    client.wait(timeout=10)
+    assert db.target().server.status().running
+    with labkit.connect() as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_taken_port_gives_a_clear_error_and_starts_nothing(scratch_dir: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        result = run_labkit("up", env=server_env(scratch_dir, port))
+    assert result.returncode == 1
+    message = result.stderr.strip()
+    assert message.count("\n") == 0, "one line"
+    assert f"Port {port}" in message and f"LABKIT_PORT={port + 1}" in message
+    server = EmbeddedServer(settings.load(server_env(scratch_dir, port)))
+    assert not server.status().running
+
+
+def test_a_missing_server_binary_gives_a_clear_error(scratch_dir: Path) -> None:
+    env = {**server_env(scratch_dir, free_port()), "LABKIT_PG_BIN": str(scratch_dir / "nowhere")}
+    result = run_labkit("up", env=env)
+    assert result.returncode == 1
+    assert "initdb" in result.stderr and "was not found" in result.stderr
+    assert "DATABASE_URL" in result.stderr and "pip install" in result.stderr
+
+
+def test_concurrent_first_starts_make_one_server(scratch_dir: Path) -> None:
+    env = {**os.environ, **server_env(scratch_dir, free_port())}
+    command = [sys.executable, "-m", "labkit", "up"]
+    with ThreadPoolExecutor(3) as pool:
+        results = list(
+            pool.map(
+                lambda _: subprocess.run(command, env=env, capture_output=True, text=True), range(3)
+            )
+        )
+    assert [r.returncode for r in results] == [0, 0, 0], [r.stderr for r in results]
+    assert sum("started in" in r.stdout for r in results) == 1
+    assert sum("already running" in r.stdout for r in results) == 2
+    server = EmbeddedServer(settings.load(env))
+    assert server.stop()
+    assert not server.status().running
+
+
+def test_a_long_data_path_moves_the_socket_to_a_short_folder(scratch_dir: Path) -> None:
+    if sys.platform == "win32":
+        pytest.skip("no unix sockets")
+    deep = scratch_dir / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    env = server_env(deep, free_port())
+    server = EmbeddedServer(settings.load(env))
+    assert server.ensure_running()
+    status = server.status()
+    try:
+        assert status.socket_dir is not None
+        assert len(str(status.socket_dir)) < len(str(deep))
+        assert (status.socket_dir / f".s.PGSQL.{status.port}").is_socket()
+    finally:
+        server.stop()
