@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 export PLOOMBER_STATS_ENABLED := false
 export PLOOMBER_VERSION_CHECK_DISABLED := true
 
-.PHONY: lab test install lint check-notebooks up down status clean
+.PHONY: lab test install lint bench up down status clean
 
 lab: install
 	$(BIN)/labkit up
@@ -25,6 +25,8 @@ test: install lint
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "The lab needs Python 3.11 or newer; set PYTHON=/path/to/python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -33,6 +35,9 @@ $(STAMP): pyproject.toml
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/python benchmarks/server_start.py --record
 
 up down status: install
 	$(BIN)/labkit $@
