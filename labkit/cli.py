@@ -23,7 +23,7 @@ def _up(args: argparse.Namespace) -> int:
     started_now = lab.server.ensure_running()
     seconds = time.perf_counter() - started
     status = lab.server.status()
-    created = schema.ensure_database(lab)
+    created = db.ensure_database(lab)
     verb = f"started in {seconds:.2f} s" if started_now else "already running"
     print(f"Server {verb} on {db.LISTEN_ADDRESS}:{status.port} (data: {status.data_dir})")
     if created:

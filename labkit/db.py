@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 
 import psycopg
 from psycopg import conninfo as libpq
+from psycopg import sql
 
 from . import settings as settings_module
 from .credentials import PasswordStore
@@ -123,6 +124,21 @@ def params_to_url(params: dict[str, str], *, driver: str | None = None) -> str:
     return f"{scheme}://{credentials}@{location}/{quote(params.get('dbname', ''), safe='')}{query}"
 
 
+def ensure_database(lab: Target) -> bool:
+    """Create the lab database if it is missing. Returns True when it was created."""
+    with psycopg.connect(**lab.params(ADMIN, dbname="postgres"), autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT FROM pg_catalog.pg_database WHERE datname = %s", (lab.database,)
+        ).fetchone()
+        if exists:
+            return False
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(lab.database)))
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            return False  # another process created it a moment ago
+    return True
+
+
 def ensure_server() -> Target:
     """Start the embedded server if it is not running; external servers are left alone."""
     lab = target()
@@ -136,10 +152,18 @@ def connect(
 ) -> psycopg.Connection[Any]:
     """Open a psycopg connection to the lab database as ``role``.
 
-    Starts the embedded server on first use. Extra keyword arguments go to
-    ``psycopg.connect`` (``autocommit=True``, ``row_factory=...``).
+    Starts the embedded server if it is not running. Extra keyword arguments go
+    to ``psycopg.connect`` (``autocommit=True``, ``row_factory=...``).
     """
-    lab = ensure_server()
+    lab = target()
+    try:
+        return psycopg.connect(**lab.params(role, dbname), **kwargs)
+    except psycopg.OperationalError as error:
+        # Connecting first and starting only on failure keeps the common case,
+        # a running server, as fast as a plain psycopg.connect.
+        if not (lab.embedded and lab.server.ensure_running()):
+            raise _explain(error, lab.params(role, dbname)) from error
+        ensure_database(lab)
     params = lab.params(role, dbname)
     try:
         return psycopg.connect(**params, **kwargs)

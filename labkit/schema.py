@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from . import contract
-from .db import ADMIN, Target, ensure_server
+from .db import ADMIN, Target, ensure_database, ensure_server
 from .errors import LabError
 from .settings import sql_dir
 
@@ -69,21 +69,6 @@ class SetupReport:
     files: list[str] = field(default_factory=list)
     passwords_set: list[str] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def ensure_database(lab: Target) -> bool:
-    """Create the lab database if it is missing. Returns True when it was created."""
-    with psycopg.connect(**lab.params(ADMIN, dbname="postgres"), autocommit=True) as conn:
-        exists = conn.execute(
-            "SELECT FROM pg_catalog.pg_database WHERE datname = %s", (lab.database,)
-        ).fetchone()
-        if exists:
-            return False
-        try:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(lab.database)))
-        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
-            return False  # another process created it a moment ago
-    return True
 
 
 def apply_file(conn: psycopg.Connection[Any], path: Path) -> None:

@@ -160,3 +160,13 @@ def test_a_long_data_path_moves_the_socket_to_a_short_folder(scratch_dir: Path) 
         assert (status.socket_dir / f".s.PGSQL.{status.port}").is_socket()
     finally:
         server.stop()
+
+
+def test_connect_creates_and_starts_a_server_on_first_use(
+    scratch_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in server_env(scratch_dir, free_port()).items():
+        monkeypatch.setenv(name, value)
+    with labkit.connect() as conn:
+        assert conn.execute("SELECT current_database()").fetchone() == ("zava",)
+    assert db.target().server.status().running
