@@ -7,6 +7,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Jupyter refuses to run as root unless told (containers, CI machines).
+JUPYTER_FLAGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
 # jupysql's usage statistics would try the network; the lab works offline.
 export PLOOMBER_STATS_ENABLED := false
@@ -17,7 +19,7 @@ export PLOOMBER_VERSION_CHECK_DISABLED := true
 lab: install
 	$(BIN)/labkit up
 	$(BIN)/labkit setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(JUPYTER_FLAGS)
 
 test: install lint
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider

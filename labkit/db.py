@@ -128,7 +128,7 @@ def ensure_database(lab: Target) -> bool:
     """Create the lab database if it is missing. Returns True when it was created."""
     with psycopg.connect(**lab.params(ADMIN, dbname="postgres"), autocommit=True) as conn:
         exists = conn.execute(
-            "SELECT FROM pg_catalog.pg_database WHERE datname = %s", (lab.database,)
+            "SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", (lab.database,)
         ).fetchone()
         if exists:
             return False
