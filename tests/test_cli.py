@@ -60,11 +60,15 @@ def test_psql_runs_the_bundled_client() -> None:
 
 def test_setup_twice_changes_nothing() -> None:
     before = dump_schema()
+    log = db.target().server.log_file
+    log_size = log.stat().st_size
     result = run_labkit("setup")
     assert result.returncode == 0, result.stderr
     assert "Applied 4 files" in result.stdout
     assert "Set passwords" not in result.stdout
     assert dump_schema() == before
+    new_log = log.read_text(errors="replace")[log_size:]
+    assert "ERROR" not in new_log and "FATAL" not in new_log, new_log
     assert "CREATE TABLE retail.products" in before
 
 
