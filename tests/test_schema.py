@@ -9,23 +9,12 @@ import psycopg
 import pytest
 
 import labkit
-from labkit import contract, schema
+from labkit import catalog, contract, schema
 from labkit.errors import LabError
-
-COLUMNS = """
-    SELECT c.relname, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)
-    FROM pg_catalog.pg_attribute a
-    JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = %s AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
-    ORDER BY c.relname, a.attnum
-"""
 
 
 def test_every_table_and_column_matches_the_spec(admin: psycopg.Connection) -> None:
-    found: dict[str, dict[str, str]] = {}
-    for table, column, type_ in admin.execute(COLUMNS, (contract.SCHEMA,)):
-        found.setdefault(table, {})[column] = type_
+    found = catalog.columns(admin)
     assert found == contract.TABLES
     # Same order as SPEC.md lists them, so SELECT * reads as the lab text does.
     assert {t: list(c) for t, c in found.items()} == {

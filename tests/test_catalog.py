@@ -1,0 +1,32 @@
+"""labkit.catalog reads the schema back; its snapshot notices any change."""
+
+from __future__ import annotations
+
+import psycopg
+
+from labkit import catalog, contract
+
+
+def test_columns_are_read_in_table_order(admin: psycopg.Connection) -> None:
+    live = catalog.columns(admin)
+    assert list(live["stores"])[:2] == ["store_id", "store_name"]
+    assert live["product_embeddings"]["embedding"] == "vector"
+    assert catalog.columns(admin, "no_such_schema") == {}
+
+
+def test_the_snapshot_sees_a_new_index_a_new_default_and_a_new_grant(
+    admin: psycopg.Connection,
+) -> None:
+    before = catalog.snapshot(admin)
+    assert any(line.startswith("relation stores r ") for line in before)
+    assert any(line.startswith("function retail.touch_updated_at()") for line in before)
+    changes = (
+        "CREATE INDEX snapshot_probe ON retail.stores (region)",
+        "ALTER TABLE retail.stores ALTER COLUMN region SET DEFAULT 'west'",
+        f"GRANT SELECT ON retail.stores TO {contract.OWNER_ROLE}",
+    )
+    for change in changes:
+        with admin.transaction(force_rollback=True):
+            admin.execute(change)
+            assert catalog.snapshot(admin) != before, change
+    assert catalog.snapshot(admin) == before
