@@ -39,7 +39,10 @@ lint: install
 	$(BIN)/ruff format --check .
 
 bench: install
-	$(BIN)/python benchmarks/server_start.py --record
+	for bench in benchmarks/[a-z]*.py; do \
+	  case $$bench in */record.py) continue;; esac; \
+	  $(BIN)/python $$bench --record || exit 1; \
+	done
 
 up down status: install
 	$(BIN)/labkit $@

@@ -17,7 +17,8 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
+
+from record import record
 
 from labkit import binaries, schema, settings
 from labkit.server import EmbeddedServer
@@ -98,13 +99,7 @@ def main() -> None:
     text = report(measure(args.rounds))
     print(text)
     if args.record:
-        path = Path(__file__).with_name("RESULTS.md")
-        path.write_text(
-            "# Benchmark results\n\nRecorded by `make bench`. Timings are wall-clock on the "
-            "machine named; compare ratios, not seconds, across machines.\n\n"
-            f"## Server start-up (`benchmarks/server_start.py`)\n\n{text}\n",
-            encoding="utf-8",
-        )
+        path = record("Server start-up (`benchmarks/server_start.py`)", text)
         print(f"\nRecorded in {path}")
 
 
