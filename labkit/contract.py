@@ -10,8 +10,17 @@ from __future__ import annotations
 SCHEMA = "retail"
 #: Owns the schema and every table in it; neither superuser nor the app login.
 OWNER_ROLE = "retail_owner"
+#: The application's login: acts for any store through the store context.
+APP_ROLE = "mcp_user"
+#: Store logins, each bound to its own store (retail.store_logins).
+STORE_LOGINS: dict[str, str] = {
+    "seattle_manager": "seattle",
+    "redmond_manager": "redmond",
+    "bellevue_manager": "bellevue",
+    "online_manager": "online",
+}
 #: Roles that log in with a generated password.
-LOGIN_ROLES: tuple[str, ...] = (OWNER_ROLE,)
+LOGIN_ROLES: tuple[str, ...] = (OWNER_ROLE, APP_ROLE, *STORE_LOGINS)
 STORE_SETTING = "app.current_store_id"
 EMBEDDING_MODEL = "text-embedding-3-small"
 EMBEDDING_DIMENSIONS = 1536
@@ -135,6 +144,12 @@ TABLES: dict[str, dict[str, str]] = {
         "metadata": "jsonb",
         "created_at": TIMESTAMPTZ,
     },
+}
+
+#: Tables the lab adds beyond SPEC.md.
+LAB_TABLES: dict[str, dict[str, str]] = {
+    # Which store each store login may act for (row-level security).
+    "store_logins": {"role_name": "name", "store_id": f"{VARCHAR}(50)"},
 }
 
 #: Tables whose rows belong to one store (row-level security applies).

@@ -147,6 +147,11 @@ def ensure_server() -> Target:
     return lab
 
 
+def connect_params(role: str = ADMIN, dbname: str | None = None) -> dict[str, str]:
+    """libpq parameters for ``role``, with the embedded server started if needed."""
+    return ensure_server().params(role, dbname)
+
+
 def connect(
     role: str = ADMIN, *, dbname: str | None = None, **kwargs: Any
 ) -> psycopg.Connection[Any]:

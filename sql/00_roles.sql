@@ -22,3 +22,41 @@ BEGIN
     END IF;
 END
 $$;
+
+-- section: application
+-- retail_app holds the application's privileges; it cannot log in. Its members
+-- are the roles that run tenant queries: they own nothing, are not superusers,
+-- do not bypass row-level security, and see one store at a time.
+--
+-- mcp_user is the application's login (the MCP server in the next lab). It may
+-- act for any store: the application chooses the store per request with
+-- retail.set_store_context().
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'retail_app') THEN
+        CREATE ROLE retail_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'mcp_user') THEN
+        CREATE ROLE mcp_user LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS IN ROLE retail_app;
+    END IF;
+END
+$$;
+
+-- section: store_logins
+-- One login per store, for people who work in that store (and for demos). Each
+-- is bound to its store in retail.store_logins: whatever it sets
+-- app.current_store_id to, it sees and changes only its own store's rows.
+DO $$
+DECLARE
+    login text;
+BEGIN
+    FOREACH login IN ARRAY ARRAY['seattle_manager', 'redmond_manager', 'bellevue_manager', 'online_manager']
+    LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = login) THEN
+            EXECUTE pg_catalog.format(
+                'CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS IN ROLE retail_app',
+                login);
+        END IF;
+    END LOOP;
+END
+$$;

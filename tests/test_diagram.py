@@ -15,6 +15,7 @@ EXPECTED = [
     ("sales_transaction_items", "transaction_id", "sales_transactions"),
     ("sales_transactions", "store_id, customer_id", "customers"),
     ("sales_transactions", "store_id", "stores"),
+    ("store_logins", "store_id", "stores"),
 ]
 
 
@@ -25,7 +26,7 @@ def test_foreign_keys_are_the_schemas() -> None:
 
 
 def test_layout_puts_stores_top_center_and_is_deterministic() -> None:
-    tables = sorted(contract.TABLES)
+    tables = sorted({**contract.TABLES, **contract.LAB_TABLES})
     pos = diagram.layout(tables, EXPECTED)
     assert pos["stores"] == (0.0, 0.0)
     assert all(pos[table][1] < 0 for table in contract.PER_STORE_TABLES)

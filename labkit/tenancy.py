@@ -1,0 +1,142 @@
+"""Store (tenant) context: one transaction, one store, one pooled connection.
+
+    with labkit.as_store("seattle") as conn:
+        conn.execute("SELECT count(*) FROM retail.customers")
+
+``as_store`` borrows a connection from a pool of the application role
+(``mcp_user``), opens a transaction, and calls ``retail.set_store_context``,
+which sets ``app.current_store_id`` for that transaction only. When the block
+ends, the transaction commits (or rolls back on an error) and the context ends
+with it, so the next borrower of the connection starts with no store at all.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from . import contract, db
+from .errors import LabError
+
+_pools: dict[tuple[str, str], ConnectionPool] = {}
+_pools_lock = threading.Lock()
+
+
+def pool(role: str = contract.APP_ROLE, *, max_size: int = 4) -> ConnectionPool:
+    """The shared connection pool for ``role`` (one per role and database)."""
+    conninfo = psycopg.conninfo.make_conninfo(**db.connect_params(role))
+    key = (role, conninfo)
+    with _pools_lock:
+        if key not in _pools:
+            # check= tests each connection as it is handed out, so a pool outlives
+            # a server restart (labkit down / up) instead of handing out dead ones.
+            _pools[key] = ConnectionPool(
+                conninfo,
+                min_size=1,
+                max_size=max_size,
+                name=f"labkit-{role}",
+                check=ConnectionPool.check_connection,
+                open=True,
+            )
+        return _pools[key]
+
+
+@atexit.register
+def close_pools() -> None:
+    """Close every pool (at exit, or to drop connections before a reset)."""
+    with _pools_lock:
+        for shared in _pools.values():
+            shared.close()
+        _pools.clear()
+
+
+@contextmanager
+def store_transaction(
+    conn: psycopg.Connection[Any], store_id: str
+) -> Iterator[psycopg.Connection[Any]]:
+    """A transaction on ``conn`` in which the store context is ``store_id``."""
+    with conn.transaction():
+        try:
+            conn.execute("SELECT retail.set_store_context(%s)", (store_id,))
+        except (
+            psycopg.errors.InvalidParameterValue,
+            psycopg.errors.ObjectNotInPrerequisiteState,
+            psycopg.errors.InsufficientPrivilege,
+        ) as error:
+            hint = error.diag.message_hint or "Pick a store from retail.stores"
+            raise LabError(
+                f"Cannot act for store {store_id!r}: {error.diag.message_primary}", hint
+            ) from error
+        yield conn
+
+
+@contextmanager
+def as_store(
+    store_id: str, *, role: str = contract.APP_ROLE, pool_: ConnectionPool | None = None
+) -> Iterator[psycopg.Connection[Any]]:
+    """Borrow a pooled connection as ``role`` and run one transaction as ``store_id``.
+
+    Commits when the block ends normally, rolls back when it raises.
+    """
+    with (pool_ or pool(role)).connection() as conn, store_transaction(conn, store_id) as scoped:
+        yield scoped
+
+
+def query_as(
+    store_id: str, query: str, params: Sequence[Any] | None = None, *, role: str = contract.APP_ROLE
+) -> pd.DataFrame:
+    """Run one query as ``store_id`` and return its rows as a DataFrame."""
+    with as_store(store_id, role=role) as conn, conn.cursor() as cursor:
+        cursor.execute(query, params)
+        columns = [column.name for column in cursor.description or []]
+        return pd.DataFrame(cursor.fetchall(), columns=columns)
+
+
+def side_by_side(
+    query: str,
+    stores: Sequence[str] = ("seattle", "redmond"),
+    params: Sequence[Any] | None = None,
+    *,
+    role: str = contract.APP_ROLE,
+) -> pd.DataFrame:
+    """The same query under several stores, one column group per store.
+
+    For live demos: ``side_by_side("SELECT store_id, count(*) FROM retail.customers GROUP BY 1")``.
+    """
+    frames = [query_as(store, query, params, role=role).reset_index(drop=True) for store in stores]
+    return pd.concat(frames, axis=1, keys=list(stores))
+
+
+def visible_rows(
+    conn: psycopg.Connection[Any], tables: Sequence[str] = contract.PER_STORE_TABLES
+) -> pd.DataFrame:
+    """How many rows of each store ``conn`` can see, per table: who sees what.
+
+    Line items have no store_id; they are counted under their transaction's store.
+    """
+    counts: list[tuple[str, str, int]] = []
+    for table in tables:
+        if table == "sales_transaction_items":
+            query = psycopg.sql.SQL(
+                "SELECT t.store_id, count(*) FROM retail.sales_transaction_items AS i"
+                " JOIN retail.sales_transactions AS t USING (transaction_id) GROUP BY 1"
+            )
+        else:
+            query = psycopg.sql.SQL("SELECT store_id, count(*) FROM {} GROUP BY 1").format(
+                psycopg.sql.Identifier(contract.SCHEMA, table)
+            )
+        counts += [(table, store, n) for store, n in conn.execute(query)]
+    frame = pd.DataFrame(counts, columns=["table", "store_id", "rows"])
+    table = frame.pivot_table(
+        index="table", columns="store_id", values="rows", fill_value=0, aggfunc="sum"
+    )
+    return table.reindex(index=list(tables), columns=list(contract.STORES), fill_value=0).astype(
+        int
+    )
