@@ -22,19 +22,21 @@ import pandas as pd
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from . import contract, db
+from . import contract, db, settings
 from .errors import LabError
 
-_pools: dict[tuple[str, str], ConnectionPool] = {}
+_pools: dict[tuple[str, settings.Settings], ConnectionPool] = {}
 _pools_lock = threading.Lock()
 
 
 def pool(role: str = contract.APP_ROLE, *, max_size: int = 4) -> ConnectionPool:
     """The shared connection pool for ``role`` (one per role and database)."""
-    conninfo = psycopg.conninfo.make_conninfo(**db.connect_params(role))
-    key = (role, conninfo)
+    # Keyed by the settings, which are cheap to read; the server is checked (and
+    # started) only when a pool is created, not on every checkout.
+    key = (role, settings.load())
     with _pools_lock:
         if key not in _pools:
+            conninfo = psycopg.conninfo.make_conninfo(**db.connect_params(role))
             # check= tests each connection as it is handed out, so a pool outlives
             # a server restart (labkit down / up) instead of handing out dead ones.
             _pools[key] = ConnectionPool(

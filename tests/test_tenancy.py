@@ -1,0 +1,160 @@
+"""labkit.tenancy: pooled, transaction-scoped store context, under load and in threads."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+import labkit
+from labkit import bulk, contract, db, tenancy
+
+from . import rls_data
+
+TAG = "tenancy"
+CHECKOUTS = 1000
+THREADS = 8
+
+
+@pytest.fixture(scope="module")
+def expected() -> Iterator[dict[str, int]]:
+    """Customers per store, as the superuser counts them."""
+    with labkit.connect(autocommit=True) as admin:
+        rls_data.remove(admin, TAG)
+        rls_data.write(admin, TAG)
+        counts = dict(
+            admin.execute("SELECT store_id, count(*) FROM retail.customers GROUP BY 1").fetchall()
+        )
+        yield counts
+        rls_data.remove(admin, TAG)
+
+
+def _seen(conn: psycopg.Connection) -> tuple[list[str], int]:
+    stores = [store for (store,) in conn.execute("SELECT DISTINCT store_id FROM retail.customers")]
+    (count,) = conn.execute("SELECT count(*) FROM retail.customers").fetchone()
+    return stores, count
+
+
+def test_a_thousand_pooled_checkouts_each_see_their_own_store(expected: dict[str, int]) -> None:
+    chooser = random.Random(20261126)
+    pool = tenancy.pool()
+    for checkout in range(CHECKOUTS):
+        store = chooser.choice(list(contract.STORES))
+        with tenancy.as_store(store) as conn:
+            assert _seen(conn) == ([store], expected[store]), (checkout, store)
+        if checkout % 50 == 0:  # what the next borrower inherits: no store at all
+            with pool.connection() as conn:
+                assert _seen(conn) == ([], 0)
+    assert pool.get_stats()["pool_max"] <= 4
+
+
+def test_threads_on_different_stores_never_see_each_other(expected: dict[str, int]) -> None:
+    stores = list(contract.STORES)
+    start = threading.Barrier(THREADS)
+    failures: list[str] = []
+
+    def work(index: int) -> None:
+        store = stores[index % len(stores)]
+        start.wait()
+        for _ in range(50):
+            with tenancy.as_store(store) as conn:
+                conn.execute("SELECT pg_sleep(0.001)")  # hold the context while others run
+                seen = _seen(conn)
+                if seen != ([store], expected[store]):
+                    failures.append(f"{store} saw {seen}")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    assert failures == []
+
+
+def test_a_session_wide_context_leaks_to_the_next_borrower(expected: dict[str, int]) -> None:
+    """The lab text's trap, reproduced on purpose with a one-connection pool."""
+    conninfo = psycopg.conninfo.make_conninfo(**db.connect_params(contract.APP_ROLE))
+    with ConnectionPool(conninfo, min_size=1, max_size=1, open=True) as pool:
+        with pool.connection() as first:  # request 1, for seattle, the lab text's way
+            first.execute("SELECT set_config('app.current_store_id', 'seattle', false)")
+        with pool.connection() as second:  # request 2 sets nothing, yet sees seattle
+            assert _seen(second) == (["seattle"], expected["seattle"])
+        with pool.connection() as third:  # the fix: transaction-scoped, gone at commit
+            third.execute("RESET app.current_store_id")
+            with tenancy.store_transaction(third, "redmond"):
+                pass
+        with pool.connection() as fourth:
+            assert _seen(fourth) == ([], 0)
+
+
+def test_an_error_inside_as_store_rolls_back_and_leaves_no_context(
+    expected: dict[str, int],
+) -> None:
+    email = "rollback@test.example"
+    with pytest.raises(ZeroDivisionError), tenancy.as_store("online") as conn:
+        conn.execute(
+            "INSERT INTO retail.customers (store_id, first_name, last_name, email) VALUES ('online', 'R', 'B', %s)",
+            (email,),
+        )
+        raise ZeroDivisionError
+    with labkit.connect() as admin:
+        assert admin.execute(
+            "SELECT count(*) FROM retail.customers WHERE email = %s", (email,)
+        ).fetchone() == (0,)
+
+
+def test_an_unknown_store_is_a_lab_error_with_the_choices() -> None:
+    with pytest.raises(labkit.LabError) as error, tenancy.as_store("atlantis"):
+        pass
+    assert "unknown store: 'atlantis'" in str(error.value)
+    assert "bellevue, online, redmond, seattle" in error.value.fix
+
+
+def test_side_by_side_shows_two_stores_in_one_frame(expected: dict[str, int]) -> None:
+    frame = labkit.side_by_side(
+        "SELECT store_id, count(*) AS customers FROM retail.customers GROUP BY store_id"
+    )
+    assert list(frame.columns.get_level_values(0).unique()) == ["seattle", "redmond"]
+    assert frame[("seattle", "store_id")].tolist() == ["seattle"]
+    assert frame[("redmond", "customers")].tolist() == [expected["redmond"]]
+
+
+def test_visible_rows_tells_who_sees_what(expected: dict[str, int]) -> None:
+    with labkit.connect() as admin:
+        everything = labkit.visible_rows(admin)
+    assert everything.loc["customers"].to_dict() == {s: expected.get(s, 0) for s in contract.STORES}
+    with tenancy.as_store("bellevue") as conn:
+        one_store = labkit.visible_rows(conn)
+    assert one_store.drop(columns="bellevue").to_numpy().sum() == 0
+    assert (one_store["bellevue"] > 0).all()
+
+
+def test_bulk_load_lifts_force_and_audit_only_inside_its_transaction(
+    expected: dict[str, int],
+) -> None:
+    state = (
+        "SELECT c.relforcerowsecurity, t.tgenabled FROM pg_catalog.pg_class AS c"
+        " JOIN pg_catalog.pg_trigger AS t ON t.tgrelid = c.oid AND t.tgname = 'audit_changes'"
+        " WHERE c.oid = 'retail.customers'::regclass"
+    )
+    with labkit.connect(contract.OWNER_ROLE) as owner, owner.transaction(force_rollback=True):
+        before = owner.execute(state).fetchone()
+        audit_before = owner.execute("SELECT count(*) FROM retail.audit_log").fetchone()
+        with bulk.bulk_load(owner):
+            assert owner.execute(state).fetchone() == (False, "D")
+            # Unforced, the owner sees and writes every store at once, unaudited.
+            assert owner.execute("SELECT count(*) FROM retail.customers").fetchone() == (
+                sum(expected.values()),
+            )
+            owner.execute(
+                "INSERT INTO retail.customers (store_id, first_name, last_name, email)"
+                " VALUES ('seattle', 'B', 'L', 'bulk-1@test.example'), ('redmond', 'B', 'L', 'bulk-2@test.example')"
+            )
+        assert before == (True, "O")
+        assert owner.execute(state).fetchone() == before
+        assert owner.execute("SELECT count(*) FROM retail.audit_log").fetchone() == audit_before
