@@ -196,7 +196,9 @@ CREATE TABLE IF NOT EXISTS retail.audit_log (
     old_values  jsonb,
     new_values  jsonb,
     metadata    jsonb         NOT NULL DEFAULT '{}',
-    created_at  timestamptz   NOT NULL DEFAULT now()
+    -- clock_timestamp(), not now(): now() is the transaction's start, so every
+    -- change made in one transaction would carry the same time and no order.
+    created_at  timestamptz   NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX IF NOT EXISTS audit_log_store_time_idx ON retail.audit_log (store_id, created_at);
 CREATE INDEX IF NOT EXISTS audit_log_record_idx ON retail.audit_log (table_name, record_id);
