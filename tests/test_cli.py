@@ -25,7 +25,8 @@ def dump_schema() -> str:
 
 
 def test_url_logs_in_as_the_role_it_names() -> None:
-    for role, expected in ((None, "postgres"), (contract.OWNER_ROLE, contract.OWNER_ROLE)):
+    roles = (contract.OWNER_ROLE, contract.APP_ROLE, *contract.STORE_LOGINS)
+    for role, expected in ((None, "postgres"), *((role, role) for role in roles)):
         result = run_labkit("url", *(["--role", role] if role else []))
         assert result.returncode == 0, result.stderr
         url = result.stdout.strip()
