@@ -24,6 +24,15 @@ LOGIN_ROLES: tuple[str, ...] = (OWNER_ROLE, APP_ROLE, *STORE_LOGINS)
 STORE_SETTING = "app.current_store_id"
 EMBEDDING_MODEL = "text-embedding-3-small"
 EMBEDDING_DIMENSIONS = 1536
+#: The offline model the lab adds (no API key needed): all-MiniLM-L6-v2 as an
+#: int8 ONNX export. Its own name, since its vectors differ from the fp32 model's.
+OFFLINE_EMBEDDING_MODEL = "all-MiniLM-L6-v2-int8"
+OFFLINE_EMBEDDING_DIMENSIONS = 384
+#: Models the search function knows by their vectors' size (sql/05_vector_search.sql).
+EMBEDDING_MODELS: dict[str, int] = {
+    EMBEDDING_MODEL: EMBEDDING_DIMENSIONS,
+    OFFLINE_EMBEDDING_MODEL: OFFLINE_EMBEDDING_DIMENSIONS,
+}
 
 VARCHAR = "character varying"
 TIMESTAMPTZ = "timestamp with time zone"
@@ -151,6 +160,19 @@ LAB_TABLES: dict[str, dict[str, str]] = {
     # Which store each store login may act for (row-level security).
     "store_logins": {"role_name": "name", "store_id": f"{VARCHAR}(50)"},
 }
+
+#: Columns the lab adds to SPEC.md's tables, after SPEC's own.
+LAB_COLUMNS: dict[str, dict[str, str]] = {
+    # The transaction's store, so row-level security filters items directly.
+    "sales_transaction_items": {"store_id": f"{VARCHAR}(50)"},
+}
+
+
+def schema_tables() -> dict[str, dict[str, str]]:
+    """Every table of the schema with its columns in order: SPEC's, then the lab's."""
+    tables = {name: {**columns, **LAB_COLUMNS.get(name, {})} for name, columns in TABLES.items()}
+    return {**tables, **LAB_TABLES}
+
 
 #: Tables whose rows belong to one store (row-level security applies).
 PER_STORE_TABLES: tuple[str, ...] = (

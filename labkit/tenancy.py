@@ -119,21 +119,12 @@ def side_by_side(
 def visible_rows(
     conn: psycopg.Connection[Any], tables: Sequence[str] = contract.PER_STORE_TABLES
 ) -> pd.DataFrame:
-    """How many rows of each store ``conn`` can see, per table: who sees what.
-
-    Line items have no store_id; they are counted under their transaction's store.
-    """
+    """How many rows of each store ``conn`` can see, per table: who sees what."""
     counts: list[tuple[str, str, int]] = []
     for table in tables:
-        if table == "sales_transaction_items":
-            query = psycopg.sql.SQL(
-                "SELECT t.store_id, count(*) FROM retail.sales_transaction_items AS i"
-                " JOIN retail.sales_transactions AS t USING (transaction_id) GROUP BY 1"
-            )
-        else:
-            query = psycopg.sql.SQL("SELECT store_id, count(*) FROM {} GROUP BY 1").format(
-                psycopg.sql.Identifier(contract.SCHEMA, table)
-            )
+        query = psycopg.sql.SQL("SELECT store_id, count(*) FROM {} GROUP BY 1").format(
+            psycopg.sql.Identifier(contract.SCHEMA, table)
+        )
         counts += [(table, store, n) for store, n in conn.execute(query)]
     frame = pd.DataFrame(counts, columns=["table", "store_id", "rows"])
     table = frame.pivot_table(

@@ -64,6 +64,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE
 GRANT SELECT ON retail.audit_log TO retail_app;
 REVOKE ALL ON FUNCTION retail.current_store_id() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION retail.current_store_id() TO retail_app;
+REVOKE ALL ON FUNCTION retail.item_store_from_transaction() FROM PUBLIC;
 
 -- section: enable
 -- ENABLE turns the policies on for everyone but the owner and superusers;
@@ -97,7 +98,10 @@ DO $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['customers', 'products', 'sales_transactions', 'product_embeddings']
+    -- Line items carry their transaction's store_id (a foreign key keeps the two
+    -- equal), so they get the same policy as the rest.
+    FOREACH t IN ARRAY ARRAY['customers', 'products', 'sales_transactions',
+                             'sales_transaction_items', 'product_embeddings']
     LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_policies
                        WHERE schemaname = 'retail' AND tablename = t AND policyname = 'store_isolation') THEN
@@ -107,26 +111,6 @@ BEGIN
                 ' WITH CHECK (store_id = (SELECT retail.current_store_id()))', t);
         END IF;
     END LOOP;
-
-    -- Line items carry no store_id: an item belongs to its transaction's store,
-    -- and may only name a product of that store.
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_policies WHERE schemaname = 'retail'
-                   AND tablename = 'sales_transaction_items' AND policyname = 'store_isolation') THEN
-        CREATE POLICY store_isolation ON retail.sales_transaction_items FOR ALL
-            USING (EXISTS (
-                SELECT FROM retail.sales_transactions AS t
-                WHERE t.transaction_id = sales_transaction_items.transaction_id
-                  AND t.store_id = (SELECT retail.current_store_id())))
-            WITH CHECK (
-                EXISTS (
-                    SELECT FROM retail.sales_transactions AS t
-                    WHERE t.transaction_id = sales_transaction_items.transaction_id
-                      AND t.store_id = (SELECT retail.current_store_id()))
-                AND EXISTS (
-                    SELECT FROM retail.products AS p
-                    WHERE p.product_id = sales_transaction_items.product_id
-                      AND p.store_id = (SELECT retail.current_store_id())));
-    END IF;
 
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_policies WHERE schemaname = 'retail'
                    AND tablename = 'audit_log' AND policyname = 'store_reads_own_audit') THEN

@@ -81,14 +81,9 @@ def truth(admin: psycopg.Connection) -> dict[str, dict[uuid.UUID, str]]:
     """Every row's store, by table, as the superuser sees it."""
     owners: dict[str, dict[uuid.UUID, str]] = {}
     for table, key in KEYS.items():
-        if table == "sales_transaction_items":
-            query = (
-                "SELECT i.item_id, t.store_id FROM retail.sales_transaction_items AS i"
-                " JOIN retail.sales_transactions AS t USING (transaction_id)"
-            )
-        else:
-            query = f"SELECT {key}, store_id FROM retail.{table}"
-        owners[table] = dict(admin.execute(query).fetchall())
+        owners[table] = dict(
+            admin.execute(f"SELECT {key}, store_id FROM retail.{table}").fetchall()
+        )
     return owners
 
 

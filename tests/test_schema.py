@@ -15,7 +15,7 @@ from labkit.errors import LabError
 
 def test_every_table_and_column_matches_the_spec(admin: psycopg.Connection) -> None:
     found = catalog.columns(admin)
-    expected = {**contract.TABLES, **contract.LAB_TABLES}
+    expected = contract.schema_tables()
     assert found == expected
     # Same order as SPEC.md lists them, so SELECT * reads as the lab text does.
     assert {t: list(c) for t, c in found.items()} == {t: list(c) for t, c in expected.items()}
@@ -59,7 +59,7 @@ def test_extensions_and_builtin_uuids(admin: psycopg.Connection) -> None:
 def test_the_hnsw_index_serves_the_labs_embedding_model(admin: psycopg.Connection) -> None:
     row = admin.execute(
         "SELECT indexdef FROM pg_catalog.pg_indexes WHERE schemaname = 'retail' AND indexdef LIKE %s",
-        ("%USING hnsw%",),
+        (f"%USING hnsw%{contract.EMBEDDING_MODEL}%",),
     ).fetchone()
     assert row is not None
     assert "vector_cosine_ops" in row[0] and "vector(1536)" in row[0]

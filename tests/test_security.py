@@ -136,6 +136,7 @@ def test_a_row_cannot_be_moved_to_another_store(table: str, rows: dict) -> None:
 
 
 def test_an_item_cannot_name_another_stores_product(rows: dict) -> None:
+    """A composite foreign key refuses it, for every role; the policy is not even needed."""
     sale, foreign_product = (
         rows["seattle"].first("sales_transactions"),
         rows["redmond"].first("products"),
@@ -149,9 +150,9 @@ def test_an_item_cannot_name_another_stores_product(rows: dict) -> None:
         conn.transaction(force_rollback=True),
         store_transaction(conn, "seattle"),
     ):
-        with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+        with pytest.raises(psycopg.errors.ForeignKeyViolation), conn.transaction():
             conn.execute(item, (sale, foreign_product))
-        # Items carry no store id: one for the transaction's own store just works.
+        # Inserted without a store_id, an item takes its transaction's.
         conn.execute(item, (sale, rows["seattle"].first("products")))
 
 
