@@ -152,6 +152,22 @@ def _alter_system(conn: psycopg.Connection, name: str, value: str | None) -> Non
         )
 
 
+def _reload(conn: psycopg.Connection, timeout: float = 10.0) -> None:
+    """pg_reload_conf() and wait until it took effect.
+
+    The reload is asynchronous: the server signals every session, and each
+    rereads the files at its next statement. Once this session's load time has
+    moved, every session has been signalled.
+    """
+    loaded = conn.execute("SELECT pg_conf_load_time()").fetchone()
+    conn.execute("SELECT pg_reload_conf()")
+    deadline = time.monotonic() + timeout
+    while conn.execute("SELECT pg_conf_load_time()").fetchone() == loaded:
+        if time.monotonic() > deadline:
+            raise LabError("The server did not reload its settings", "Look at the server log")
+        time.sleep(0.01)
+
+
 def apply_settings(changes: Mapping[str, str], *, restart: bool = False) -> list[str]:
     """ALTER SYSTEM each setting, reload, and (for the embedded server) restart if asked.
 
@@ -194,7 +210,7 @@ def apply_settings(changes: Mapping[str, str], *, restart: bool = False) -> list
                 f"Invalid setting: {error.diag.message_primary}",
                 error.diag.message_hint or "Check the value's unit and range; nothing was changed",
             ) from error
-        conn.execute("SELECT pg_reload_conf()")
+        _reload(conn)
     pending = [name for name in changes if known[name] == "postmaster"]
     lab = db.target()
     if pending and restart and lab.embedded:

@@ -142,7 +142,10 @@ def test_deleting_a_product_deletes_its_embeddings(in_rollback: psycopg.Connecti
             (row[0],),
         )
     in_rollback.execute("DELETE FROM retail.products WHERE product_id = %s", (row[0],))
-    assert in_rollback.execute("SELECT count(*) FROM retail.product_embeddings").fetchone() == (0,)
+    left = in_rollback.execute(
+        "SELECT count(*) FROM retail.product_embeddings WHERE product_id = %s", (row[0],)
+    )
+    assert left.fetchone() == (0,)
 
 
 def test_each_file_has_named_sections() -> None:
