@@ -91,7 +91,7 @@ def _can_log_in(lab: Target, role: str) -> bool:
     return True
 
 
-def _set_password(conn: psycopg.Connection[Any], role: str, password: str) -> None:
+def set_password(conn: psycopg.Connection[Any], role: str, password: str) -> None:
     # Hash on the client: the plain password never reaches the server or its log.
     verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
     conn.execute(
@@ -116,7 +116,7 @@ def setup(files: list[Path] | None = None) -> SetupReport:
                 # A recorded password is kept if it still works (so a second setup
                 # changes nothing); a new or stale one is (re)set.
                 if lab.passwords.get(role) is None or not _can_log_in(lab, role):
-                    _set_password(conn, role, lab.passwords.get_or_create(role))
+                    set_password(conn, role, lab.passwords.get_or_create(role))
                     report.passwords_set.append(role)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_KEY,))

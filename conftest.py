@@ -1,5 +1,8 @@
 """Every test, notebooks included, runs against a throw-away embedded server.
 
+This file sits at the root so that it applies however pytest is started:
+`pytest notebooks/07_backup_restore.ipynb` alone must not touch .labdata either.
+
 The server gets its own data folder and a free port, so the attendee's
 ``.labdata`` is never touched, and it is stopped at the end of the session even
 when nbval kills notebook kernels (the server runs apart from any kernel).
@@ -19,8 +22,7 @@ import pytest
 import labkit
 from labkit import settings
 from labkit.server import EmbeddedServer
-
-from .helpers import free_port
+from tests.helpers import free_port
 
 _scratch: Path | None = None
 
