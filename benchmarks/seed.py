@@ -1,0 +1,205 @@
+"""Seeding speed: ``labkit seed`` (numpy + COPY) against one INSERT per row.
+
+Baseline, measured in the same run against the same server: the lab text's
+method, one INSERT per row that waits for its answer, values made row by row
+with Faker and ``random``, at the lab's counts (2,000 customers, 500 products,
+5,000 transactions and their items). It uses psycopg's synchronous calls: the
+same round trip per row as the lab text's awaited asyncpg calls, without an
+event loop, so if anything it is faster than the lab text. Like the seed, it
+writes as the owner inside ``labkit.bulk.bulk_load`` (row-level security and
+audit lifted), in one transaction, rolled back at the end.
+
+The bulk figures are end to end (drawing the data, connecting, COPY, keys,
+audit rows, ANALYZE), on a fresh embedded server in a temporary folder, so your
+own lab database is left alone.
+
+    python benchmarks/seed.py [--rounds N] [--no-large] [--record]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from decimal import Decimal
+
+from faker import Faker
+from harness import throwaway_server
+from record import record
+
+import labkit
+from labkit import contract, sampledata
+from labkit.bulk import bulk_load
+from labkit.sampledata import load
+
+CENT = Decimal("0.01")
+
+
+def row_by_row(counts: sampledata.Counts, seed: int = 42) -> tuple[int, float]:
+    """Rows written and seconds taken, one INSERT per row (rolled back)."""
+    fake, rng = Faker("en_US"), random.Random(seed)
+    fake.seed_instance(seed)
+    stores = list(contract.STORES)
+    with labkit.connect(contract.OWNER_ROLE) as conn:
+        categories = [
+            r[0] for r in conn.execute("SELECT category_id FROM retail.product_categories")
+        ]
+        with conn.transaction(force_rollback=True), bulk_load(conn, load.SAMPLE_TABLES):
+            started, rows = time.perf_counter(), 0
+            customers: dict[str, list] = {s: [] for s in stores}
+            products: dict[str, list] = {s: [] for s in stores}
+            for i in range(counts.customers):
+                store = rng.choice(stores)
+                (key,) = conn.execute(
+                    "INSERT INTO retail.customers (store_id, first_name, last_name, email, phone,"
+                    " date_of_birth, loyalty_tier) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                    " RETURNING customer_id",
+                    (
+                        store,
+                        fake.first_name(),
+                        fake.last_name(),
+                        f"{i}.{fake.email()}",
+                        fake.phone_number()[:20],
+                        fake.date_of_birth(minimum_age=18),
+                        rng.choices(["bronze", "silver", "gold", "platinum"], [50, 30, 15, 5])[0],
+                    ),
+                ).fetchone()
+                customers[store].append(key)
+            for i in range(counts.products):
+                store, price = stores[i % len(stores)], Decimal(rng.randint(500, 50000)) * CENT
+                (key,) = conn.execute(
+                    "INSERT INTO retail.products (store_id, sku, product_name, product_description,"
+                    " category_id, brand, price, cost) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                    " RETURNING product_id",
+                    (
+                        store,
+                        f"BENCH-{i}",
+                        fake.catch_phrase(),
+                        fake.text(200),
+                        rng.choice(categories),
+                        fake.company(),
+                        price,
+                        price / 2,
+                    ),
+                ).fetchone()
+                products[store].append((key, price))
+            rows += counts.customers + counts.products
+            for _ in range(counts.transactions):
+                store = rng.choice(stores)
+                lines = []
+                for product, price in rng.sample(
+                    products[store], rng.choices(range(1, 6), [40, 30, 20, 7, 3])[0]
+                ):
+                    quantity = rng.randint(1, 3)
+                    total = price * quantity
+                    lines.append(
+                        (product, quantity, price, total, (total * Decimal("0.08")).quantize(CENT))
+                    )
+                subtotal, tax = sum(line[3] for line in lines), sum(line[4] for line in lines)
+                (sale,) = conn.execute(
+                    "INSERT INTO retail.sales_transactions (store_id, customer_id, transaction_date,"
+                    " transaction_type, payment_method, subtotal, tax_amount, total_amount)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING transaction_id",
+                    (
+                        store,
+                        rng.choice(customers[store]),
+                        fake.date_time_this_year(),
+                        rng.choices(["sale", "return", "exchange"], [90, 7, 3])[0],
+                        rng.choice(["cash", "credit_card", "debit_card", "digital_wallet"]),
+                        subtotal,
+                        tax,
+                        subtotal + tax,
+                    ),
+                ).fetchone()
+                for product, quantity, price, total, line_tax in lines:
+                    conn.execute(
+                        "INSERT INTO retail.sales_transaction_items (transaction_id, product_id,"
+                        " quantity, unit_price, total_price, tax_amount) VALUES (%s, %s, %s, %s, %s, %s)",
+                        (sale, product, quantity, price, total, line_tax),
+                    )
+                rows += 1 + len(lines)
+            return rows, time.perf_counter() - started
+
+
+def command_seconds(rounds: int) -> float:
+    """Median wall time of the ``labkit seed --scale lab`` command, start to exit."""
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "labkit", "seed", "--scale", "lab", "--quiet"],
+            check=True,
+            capture_output=True,
+        )
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def measure(rounds: int, large: bool) -> str:
+    lab = sampledata.SCALES["lab"]
+    baseline_rows, baseline_seconds = row_by_row(lab)
+    reports = [sampledata.seed("lab", quiet=True) for _ in range(rounds)]
+    lab_report = sorted(reports, key=lambda r: r.seconds)[len(reports) // 2]
+    command = command_seconds(min(rounds, 3))
+    results = [
+        ("one INSERT per row, lab counts (baseline)", baseline_rows, baseline_seconds),
+        (
+            f"`sampledata.seed`, lab scale (median of {rounds})",
+            lab_report.total_rows,
+            lab_report.seconds,
+        ),
+    ]
+    if large:
+        big = sampledata.seed("large", quiet=True)
+        results.append(("`sampledata.seed`, large scale", big.total_rows, big.seconds))
+    sampledata.seed("lab", quiet=True)
+    with labkit.connect() as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+    base_rate = baseline_rows / baseline_seconds
+    lines = [
+        f"Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, PostgreSQL {version} (embedded, fresh data folder).",
+        "",
+        "| method | rows | seconds | rows/s | rows/s vs baseline |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, rows, seconds in results:
+        rate = rows / seconds
+        lines.append(
+            f"| {name} | {rows:,} | {seconds:.2f} | {rate:,.0f} | {rate / base_rate:.1f}x |"
+        )
+    lines += [
+        "",
+        f"`labkit seed --scale lab`, the command end to end (interpreter start, imports, setup check, seed;"
+        f" median of {min(rounds, 3)}): {command:.2f} s.",
+        "",
+        "Targets: lab scale at most 1.5 s end to end; large scale at most 60 s; at least 50x the"
+        " baseline's rows/s.",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="lab-scale seeds to take the median of"
+    )
+    parser.add_argument("--no-large", action="store_true", help="skip the million-transaction seed")
+    parser.add_argument("--record", action="store_true", help="write benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    with throwaway_server():
+        labkit.setup()
+        text = measure(max(1, args.rounds), large=not args.no_large)
+    print(text)
+    if args.record:
+        path = record("Seeding (`benchmarks/seed.py`)", text)
+        print(f"\nRecorded in {path}")
+
+
+if __name__ == "__main__":
+    main()
