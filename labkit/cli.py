@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from . import binaries, db, schema
+from .backup.commands import add_commands as add_backup_commands
 from .errors import LabError
 from .server import SUPERUSER
 
@@ -114,6 +116,29 @@ def _reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seed(args: argparse.Namespace) -> int:
+    from . import sampledata  # numpy and Faker: only for this command
+
+    try:
+        end = dt.date.fromisoformat(args.end) if args.end else None
+    except ValueError as error:
+        raise LabError(
+            f"--end must be a date, not {args.end!r}", "Pass e.g. --end 2025-06-30"
+        ) from error
+    schema.setup()
+    report = sampledata.seed(
+        args.scale or sampledata.DEFAULT_SCALE,
+        seed=sampledata.DEFAULT_SEED if args.seed is None else args.seed,
+        customers=args.customers,
+        products=args.products,
+        transactions=args.transactions,
+        end=end,
+        quiet=args.quiet,
+    )
+    print(report)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labkit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -139,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     add("setup", _setup, "apply sql/ in order (idempotent)")
     reset = add("reset", _reset, "drop and recreate the lab database")
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    seed = add("seed", _seed, "replace the sample data with a deterministic draw (one transaction)")
+    seed.add_argument("--scale", help="tiny, lab (the default) or large")
+    seed.add_argument("--seed", type=int, help="random seed (default: 42)")
+    for name in ("customers", "products", "transactions"):
+        seed.add_argument(f"--{name}", type=int, help=f"number of {name} (default: the scale's)")
+    seed.add_argument("--end", help="sales fall in the 365 days before this date (default: today)")
+    seed.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_backup_commands(add)  # backup, backups, restore, verify
     return parser
 
 
