@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import socket
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 
+from harness import free_port
 from record import record
 
 from labkit import binaries, schema, settings
@@ -32,12 +32,6 @@ def _timed(action: Callable[..., object], *args: object) -> float:
     return time.perf_counter() - started
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def measure(rounds: int) -> Timing:
     results: Timing = {
         "labkit: create + start": [],
@@ -50,7 +44,7 @@ def measure(rounds: int) -> Timing:
     }
     for _ in range(rounds):
         with tempfile.TemporaryDirectory(prefix="labkit-bench-") as scratch:
-            env = {"LABKIT_DATA_DIR": scratch, "LABKIT_PORT": str(_free_port())}
+            env = {"LABKIT_DATA_DIR": scratch, "LABKIT_PORT": str(free_port())}
             os.environ.update(env)
             lab = settings.load()
             server = EmbeddedServer(lab)
