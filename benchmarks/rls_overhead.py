@@ -19,7 +19,15 @@ from harness import throwaway_server
 from record import record
 
 import labkit
-from labkit import contract, perf, sampledata
+from labkit import bulk, contract, perf, sampledata
+
+VECTOR_QUERY = (
+    "SELECT e.product_id FROM retail.product_embeddings AS e"
+    " JOIN retail.products AS p ON p.store_id = e.store_id AND p.product_id = e.product_id"
+    " WHERE e.embedding_model = 'all-MiniLM-L6-v2-int8' AND p.is_active{store}"
+    " ORDER BY e.embedding::vector(384) <=> %(vector)s::vector(384) LIMIT 10"
+)
+HNSW_SETTINGS = ("SET hnsw.iterative_scan = relaxed_order", "SET hnsw.ef_search = 100")
 
 # name -> (query under the policy, the same with the store written out as %(store)s)
 QUERIES: dict[str, tuple[str, str]] = {
@@ -44,15 +52,40 @@ QUERIES: dict[str, tuple[str, str]] = {
         " FROM retail.sales_transactions t JOIN retail.sales_transaction_items i USING (transaction_id)"
         " WHERE t.customer_id = %(customer)s AND t.store_id = %(store)s ORDER BY 1 DESC",
     ),
+    # retail.search_products_by_similarity's own query (sql/05), run directly on both
+    # sides, so that only the policy differs, with the function's hnsw settings.
+    "vector search (top 10)": (
+        VECTOR_QUERY.format(store=""),
+        VECTOR_QUERY.format(store=" AND e.store_id = %(store)s"),
+    ),
 }
+#: One unit vector per product, in 384 dimensions, as the offline model's rows: the
+#: overhead of the policy does not depend on what the vectors mean.
+EMBED = """
+    INSERT INTO retail.product_embeddings (product_id, store_id, embedding_text, embedding, embedding_model)
+    SELECT p.product_id, p.store_id, p.product_name,
+           l2_normalize(array(SELECT random() - 0.5 FROM generate_series(1, 384) WHERE p.product_id IS NOT NULL)
+                        ::vector(384)),
+           'all-MiniLM-L6-v2-int8'
+    FROM retail.products AS p
+"""
+
+
+def _embed_products() -> None:
+    with labkit.connect(contract.OWNER_ROLE) as owner, bulk.bulk_load(owner):
+        owner.execute("SELECT setseed(0.7)")
+        owner.execute(EMBED)
 
 
 def measure(scale: str, runs: int) -> list[tuple[str, float, float, float]]:
     """(query, policy p50 ms, explicit p50 ms, overhead %) at one scale, over all stores."""
     print(sampledata.seed(scale, seed=7, quiet=True))
+    _embed_products()
     rows = []
     with labkit.connect(autocommit=True) as admin:
         admin.execute("VACUUM ANALYZE")
+        for setting in HNSW_SETTINGS:
+            admin.execute(setting)
         for name, (policy_sql, explicit_sql) in QUERIES.items():
             policy_ms, explicit_ms = [], []
             for store in contract.STORES:
@@ -61,8 +94,14 @@ def measure(scale: str, runs: int) -> list[tuple[str, float, float, float]]:
                     " GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1",
                     (store,),
                 ).fetchone()[0]
-                params = {"store": store, "customer": customer}
+                (vector,) = admin.execute(
+                    "SELECT embedding::text FROM retail.product_embeddings WHERE store_id = %s LIMIT 1",
+                    (store,),
+                ).fetchone()
+                params = {"store": store, "customer": customer, "vector": vector}
                 with labkit.as_store(store) as conn:
+                    for setting in HNSW_SETTINGS:
+                        conn.execute(setting.replace("SET", "SET LOCAL"))
                     policy = perf.time_query(conn, policy_sql, params, runs=runs)
                 explicit = perf.time_query(admin, explicit_sql, params, runs=runs)
                 policy_ms.append(policy.p50)
