@@ -7,12 +7,15 @@ put back before commit):
 
 1. ``TRUNCATE`` the sample tables: seeding again replaces the data, never adds
    to it. Stores and categories (reference data) stay.
-2. Drop the sample tables' foreign keys, ``COPY`` every table, then add the
-   same keys back (definitions read from ``pg_constraint``). Adding a key checks
-   every row in one join instead of one lookup per row, as the PostgreSQL manual
-   advises for bulk loads ("Populating a Database"); measured at the large
-   scale, the lookups per row more than doubled the time spent in COPY. Indexes
-   stay: they are kept up to date as rows arrive.
+2. Drop the sample tables' keys (foreign, primary, unique) and their other
+   indexes, ``COPY`` every table, then add the same keys and indexes back,
+   from their own definitions (``pg_get_constraintdef``, ``pg_get_indexdef``).
+   As the PostgreSQL manual advises for bulk loads ("Populating a Database"),
+   one sorted index build and one join per foreign key cost far less than
+   keeping them up to date row by row: measured at the large scale, the load
+   took 30 s with the indexes in place, 22 s without the secondary ones, and
+   less again with the keys. A duplicate or a dangling reference is still
+   refused, when its key is added back, and rolls the whole load back.
 3. Write one ``BULK_LOAD`` row per table to ``retail.audit_log``.
 4. ``ANALYZE``, so the planner knows the new row counts at once.
 
@@ -56,23 +59,24 @@ SAMPLE_TABLES: tuple[str, ...] = (
     "product_embeddings",
 )
 
-_FOREIGN_KEYS = """
+# Foreign keys first (they depend on the primary and unique keys), then the rest.
+_KEYS = """
     SELECT c.relname, k.conname, pg_catalog.pg_get_constraintdef(k.oid)
     FROM pg_catalog.pg_constraint AS k
     JOIN pg_catalog.pg_class AS c ON c.oid = k.conrelid
     JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-    WHERE k.contype = 'f' AND n.nspname = %(schema)s
+    WHERE k.contype IN ('f', 'p', 'u') AND n.nspname = %(schema)s
       AND c.relname = ANY(%(tables)s)
-    ORDER BY c.relname, k.conname
+    ORDER BY k.contype = 'f' DESC, c.relname, k.conname
 """
 
 
 @contextmanager
 def keys_checked_at_the_end(conn: psycopg.Connection[Any]) -> Iterator[None]:
-    """Drop the sample tables' foreign keys; add them back, checking every row,
-    when the block ends without an error."""
+    """Drop the sample tables' keys (foreign, primary, unique); add them back,
+    checking every row, when the block ends without an error."""
     keys = conn.execute(
-        _FOREIGN_KEYS, {"schema": contract.SCHEMA, "tables": list(SAMPLE_TABLES)}
+        _KEYS, {"schema": contract.SCHEMA, "tables": list(SAMPLE_TABLES)}
     ).fetchall()
     for table, name, _ in keys:
         conn.execute(
@@ -81,13 +85,42 @@ def keys_checked_at_the_end(conn: psycopg.Connection[Any]) -> Iterator[None]:
             )
         )
     yield
-    for table, name, definition in keys:
+    # Sorting in memory builds a key's index much faster than spilling to disk.
+    conn.execute("SELECT pg_catalog.set_config('maintenance_work_mem', '256MB', true)")
+    for table, name, definition in reversed(keys):  # primary and unique keys first
         # The definition comes from pg_get_constraintdef, not from a user.
         conn.execute(
             sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
                 sql.Identifier(contract.SCHEMA, table), sql.Identifier(name), sql.SQL(definition)
             )
         )
+
+
+_SECONDARY_INDEXES = """
+    SELECT i.relname, pg_catalog.pg_get_indexdef(i.oid)
+    FROM pg_catalog.pg_index AS x
+    JOIN pg_catalog.pg_class AS i ON i.oid = x.indexrelid
+    JOIN pg_catalog.pg_class AS c ON c.oid = x.indrelid
+    JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE n.nspname = %(schema)s AND c.relname = ANY(%(tables)s)
+      AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint AS k WHERE k.conindid = x.indexrelid)
+    ORDER BY i.relname
+"""
+
+
+@contextmanager
+def indexes_built_at_the_end(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """Drop the sample tables' secondary indexes; build them again, from their
+    own definitions, when the block ends without an error."""
+    indexes = conn.execute(
+        _SECONDARY_INDEXES, {"schema": contract.SCHEMA, "tables": list(SAMPLE_TABLES)}
+    ).fetchall()
+    for name, _ in indexes:
+        conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(contract.SCHEMA, name)))
+    yield
+    for _, definition in indexes:
+        # The definition comes from pg_get_indexdef, not from a user.
+        conn.execute(sql.SQL(definition))
 
 
 def category_ids(conn: psycopg.Connection[Any]) -> list[int]:
@@ -128,6 +161,7 @@ def load(
         started = time.perf_counter()
         with (
             keys_checked_at_the_end(conn),
+            indexes_built_at_the_end(conn),
             _progress_bar(sum(t.rows for t in tables), quiet) as bar,
         ):
             conn.execute(sql.SQL("TRUNCATE {}").format(names))
