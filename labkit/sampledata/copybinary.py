@@ -1,4 +1,4 @@
-"""COPY's binary format, for the two big tables: nothing for the server to parse.
+"""COPY's binary format, for the big tables: nothing for the server to parse.
 
 In text format the server parses every UUID, amount and timestamp; in binary
 it copies bytes (measured on two million line items: 10 s as text, 7 s in
@@ -48,6 +48,19 @@ def numeric(cents: Ints) -> Field:
 def timestamptz(unix_seconds: Ints) -> Field:
     """Microseconds since 2000-01-01 UTC."""
     return Field(_big_endian((np.asarray(unix_seconds) - _PG_EPOCH) * 1_000_000, ">i8"))
+
+
+def dates(days_since_1970: Ints) -> Field:
+    """Days since 2000-01-01, as int4."""
+    return Field(_big_endian(np.asarray(days_since_1970) - _PG_EPOCH // 86_400, ">i4"))
+
+
+def texts(values: Sequence[str | None]) -> Field:
+    """Any strings, as UTF-8 bytes (binary COPY needs no escaping); None is NULL."""
+    encoded = [b"" if v is None else v.encode() for v in values]
+    lengths = np.array([-1 if v is None else len(e) for v, e in zip(values, encoded, strict=True)])
+    width = max(1, int(lengths.max(initial=0)))
+    return Field(np.array(encoded, dtype=f"S{width}").view(np.uint8).reshape(-1, width), lengths)
 
 
 def choices(codes: Ints, vocabulary: Sequence[str | None], prefix: bytes = b"") -> Field:

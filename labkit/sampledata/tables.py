@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import clock, params
+from . import copybinary as cb
 from . import copytext as ct
 from .copytext import Bytes, Field, Ints
 from .people import Customers, created_at
@@ -78,23 +79,23 @@ def customers_table(
 
     def fields(s: slice) -> list[Field]:
         return [
-            ct.uuids(keys[s]),
-            ct.choices(store[s], list(params.STORE_SHARE)),
-            *(ct.texts(column[s]) for column in text),
-            ct.with_nulls(ct.dates(np.maximum(birth[s], 0)), birth[s] < 0),
-            ct.choices(gender[s], list(params.GENDERS)),
-            ct.dates(since[s]),
-            ct.choices(tier[s], list(params.LOYALTY)),
-            ct.decimals(spent[s]),
-            ct.timestamps(created[s]),
-            ct.timestamps(updated[s]),
+            cb.uuids(keys[s]),
+            cb.choices(store[s], list(params.STORE_SHARE)),
+            *(cb.texts(column[s]) for column in text),
+            cb.with_nulls(cb.dates(np.maximum(birth[s], 0)), birth[s] < 0),
+            cb.choices(gender[s], list(params.GENDERS)),
+            cb.dates(since[s]),
+            cb.choices(tier[s], list(params.LOYALTY)),
+            cb.numeric(spent[s]),
+            cb.timestamptz(created[s]),
+            cb.timestamptz(updated[s]),
         ]
 
     columns = (
         "customer_id store_id first_name last_name email phone date_of_birth gender"
         " customer_since loyalty_tier total_lifetime_value created_at updated_at"
     )
-    return Table("customers", tuple(columns.split()), n, fields), key_of
+    return Table("customers", tuple(columns.split()), n, fields, binary=True), key_of
 
 
 def products_table(
