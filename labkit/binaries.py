@@ -102,21 +102,29 @@ def make_reachable(path: Path) -> None:
             os.chmod(parent, mode | stat.S_IXOTH)
 
 
+def service_account(settings: Settings) -> dict[str, Any]:
+    """``subprocess`` arguments that run a server program as the service account.
+
+    Empty unless we are root. The account's own group and no others: keeping
+    root's group would make permission checks use group bits, and a 0700 root
+    folder on the way would stop it.
+    """
+    if not running_as_root():
+        return {}
+    import pwd
+
+    ensure_service_account()
+    make_reachable(bin_dir(settings))
+    entry = pwd.getpwnam(SERVICE_ACCOUNT)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
 def run_server_program(
     name: str, args: Sequence[str], settings: Settings, *, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run initdb or pg_ctl, as the service account when we are root."""
     command = [str(program(name, settings)), *args]
-    account: dict[str, Any] = {}
-    if running_as_root():
-        ensure_service_account()
-        make_reachable(bin_dir(settings))
-        # The account's own group and no others: keeping root's group would make
-        # permission checks use group bits, and a 0700 root folder would stop it.
-        import pwd
-
-        entry = pwd.getpwnam(SERVICE_ACCOUNT)
-        account = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    account = service_account(settings)
     # LANG=C keeps messages parseable; the database's own locale is set by initdb.
     env = {**os.environ, "LC_MESSAGES": "C", "LANG": "C"}
     # Files, not pipes: a server started by pg_ctl may inherit the pipes on some

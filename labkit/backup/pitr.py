@@ -193,7 +193,7 @@ def recovered_copy(
     if binaries.running_as_root():
         # chown only: hand_over would also open the data folder's mode, which the
         # server refuses (it wants 0700 or 0750).
-        account = service.account()
+        account = binaries.service_account(lab.settings)
         for path in (space.base / "recovery.signal", space.base / "postgresql.auto.conf"):
             os.chown(path, account["user"], account["group"])
     log = space.root / "recovered.log"

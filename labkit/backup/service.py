@@ -12,25 +12,13 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from .. import binaries, db
 from ..errors import LabError
 
 
-def account() -> dict[str, Any]:
-    """subprocess arguments that run a child as the service account (when we are root)."""
-    if not binaries.running_as_root():
-        return {}
-    import pwd
-
-    entry = pwd.getpwnam(binaries.SERVICE_ACCOUNT)
-    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
-
-
 def start(name: str, args: Sequence[str], lab: db.Target, log: Path) -> subprocess.Popen[bytes]:
     """Start a program as the server's account, the administrator's password in its env."""
-    binaries.make_reachable(binaries.bin_dir(lab.settings))
     env = {
         **os.environ,
         "LC_MESSAGES": "C",
@@ -44,7 +32,7 @@ def start(name: str, args: Sequence[str], lab: db.Target, log: Path) -> subproce
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
-            **account(),
+            **binaries.service_account(lab.settings),
         )
 
 
