@@ -60,3 +60,34 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- section: managed_admin
+-- On a managed server (Azure, RDS, Cloud SQL) the administrator is not a
+-- superuser but has CREATEROLE. Since PostgreSQL 16 the roles it creates come
+-- with ADMIN OPTION only: it may grant them, but neither SET ROLE to them nor
+-- use their privileges, so it could not create retail_owner's objects or drop
+-- them on reset. It grants itself SET and INHERIT on the lab's roles (what
+-- createrole_self_grant = 'set, inherit' does for roles created afterwards).
+-- Before 16, CREATEROLE may grant any non-superuser role, so a plain GRANT
+-- does the same. A superuser needs neither.
+DO $$
+DECLARE
+    lab_role text;
+    pg16 boolean := pg_catalog.current_setting('server_version_num')::int >= 160000;
+BEGIN
+    IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+        RETURN;
+    END IF;
+    FOREACH lab_role IN ARRAY ARRAY['retail_owner', 'retail_app', 'mcp_user', 'seattle_manager',
+                                    'redmond_manager', 'bellevue_manager', 'online_manager']
+    LOOP
+        IF pg16 AND NOT (pg_catalog.pg_has_role(current_user, lab_role, 'SET')
+                         AND pg_catalog.pg_has_role(current_user, lab_role, 'USAGE')) THEN
+            EXECUTE pg_catalog.format('GRANT %I TO %I WITH INHERIT TRUE, SET TRUE',
+                                      lab_role, current_user);
+        ELSIF NOT pg16 AND NOT pg_catalog.pg_has_role(current_user, lab_role, 'USAGE') THEN
+            EXECUTE pg_catalog.format('GRANT %I TO %I', lab_role, current_user);
+        END IF;
+    END LOOP;
+END
+$$;
