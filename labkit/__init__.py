@@ -9,15 +9,40 @@
 
 ``labkit.search`` is the function; its module's other names import as usual
 (``from labkit.search import embedding_text``).
+
+Names and submodules load on first use (``labkit.connect`` imports psycopg,
+``labkit.search`` pandas and the embedding model's runtime), so the ``labkit``
+command starts without paying for what it does not run.
 """
 
 from __future__ import annotations
 
-from .db import ADMIN, connect, url
-from .errors import LabError
-from .schema import reset, setup
-from .search import embed_catalog, search
-from .tenancy import as_store, side_by_side, visible_rows
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr__ below
+    from .db import ADMIN, connect, url
+    from .errors import LabError
+    from .schema import reset, setup
+    from .search import embed_catalog, search
+    from .tenancy import as_store, side_by_side, visible_rows
+
+#: Each public name and the module it comes from.
+_EXPORTS = {
+    "ADMIN": "db",
+    "connect": "db",
+    "url": "db",
+    "LabError": "errors",
+    "reset": "schema",
+    "setup": "schema",
+    "embed_catalog": "search",
+    "search": "search",
+    "as_store": "tenancy",
+    "side_by_side": "tenancy",
+    "visible_rows": "tenancy",
+}
 
 __all__ = [
     "ADMIN",
@@ -32,3 +57,43 @@ __all__ = [
     "url",
     "visible_rows",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name, or a submodule (``labkit.catalog``), when it is first used."""
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    try:
+        return importlib.import_module(f".{name}", __name__)
+    except ModuleNotFoundError as error:
+        if error.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+class _Package(types.ModuleType):
+    """``labkit.search`` stays the function even after ``import labkit.search``.
+
+    Importing a submodule sets it as an attribute of its package, which would put
+    the module ``labkit.search`` where the function was; this property keeps the
+    function (the module stays in ``sys.modules`` for ``from labkit.search import``).
+    """
+
+    @property
+    def search(self) -> Any:
+        from .search import search
+
+        return search
+
+    @search.setter
+    def search(self, value: Any) -> None:
+        pass  # the import system setting the submodule: the function stays
+
+
+sys.modules[__name__].__class__ = _Package

@@ -1,22 +1,36 @@
-"""The ``labkit`` command: start, stop, inspect and reset the lab database."""
+"""The labkit command: start, stop, inspect and reset the lab database.
+
+Start-up stays fast (``labkit --help`` and ``labkit status`` in a fraction of a
+second) because this module imports only argparse: each command imports what it
+needs when it runs. A command is one ``add(name, handler, help)`` line in
+``build_parser``; the handler is a function, or ``"module:function"`` to import
+its module only when the command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import shutil
-import subprocess
+import importlib
+import os
 import sys
-import time
 from collections.abc import Callable, Sequence
 
-from . import binaries, db, schema
-from .backup.commands import add_commands as add_backup_commands
-from .errors import LabError
-from .server import SUPERUSER
+Handler = Callable[[argparse.Namespace], int]
+#: ``add(name, handler, help)``: registers a command and returns its parser for arguments.
+Add = Callable[[str, "Handler | str", str], argparse.ArgumentParser]
+
+DESCRIPTION = "Start, stop, inspect and reset the Zava Retail lab database."
+EPILOG = (
+    "Run labkit COMMAND --help for a command's options. Typical use: labkit up, "
+    "labkit setup, labkit seed, labkit status, labkit down."
+)
 
 
 def _up(args: argparse.Namespace) -> int:
+    import time
+
+    from . import db
+
     lab = db.target()
     if not lab.embedded:
         print("DATABASE_URL is set: the lab uses that server, and labkit up has nothing to start.")
@@ -34,6 +48,8 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
+    from . import db
+
     lab = db.target()
     if not lab.embedded:
         print("DATABASE_URL is set: labkit down only stops the embedded server; nothing to do.")
@@ -44,6 +60,8 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from . import db
+
     lab = db.target()
     if lab.embedded:
         status = lab.server.status()
@@ -77,12 +95,19 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _url(args: argparse.Namespace) -> int:
+    from . import db
+
     db.ensure_server()
     print(db.url(args.role or db.ADMIN, driver=args.driver))
     return 0
 
 
 def _psql(args: argparse.Namespace) -> int:
+    import shutil
+    import subprocess
+
+    from . import binaries, db
+
     lab = db.ensure_server()
     psql = shutil.which("psql") if not lab.embedded else None
     command = [str(binaries.program("psql", lab.settings)) if psql is None else psql]
@@ -91,6 +116,8 @@ def _psql(args: argparse.Namespace) -> int:
 
 
 def _setup(args: argparse.Namespace) -> int:
+    from . import schema
+
     report = schema.setup()
     if report.database_created:
         print("Created the lab database.")
@@ -101,6 +128,9 @@ def _setup(args: argparse.Namespace) -> int:
 
 
 def _reset(args: argparse.Namespace) -> int:
+    from . import db, schema
+    from .errors import LabError
+
     lab = db.target()
     if not args.yes:
         if not sys.stdin.isatty():
@@ -117,7 +147,10 @@ def _reset(args: argparse.Namespace) -> int:
 
 
 def _seed(args: argparse.Namespace) -> int:
-    from . import sampledata  # numpy and Faker: only for this command
+    import datetime as dt
+
+    from . import sampledata, schema
+    from .errors import LabError
 
     try:
         end = dt.date.fromisoformat(args.end) if args.end else None
@@ -140,13 +173,11 @@ def _seed(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="labkit", description=__doc__)
+    parser = argparse.ArgumentParser(prog="labkit", description=DESCRIPTION, epilog=EPILOG)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(
-        name: str, handler: Callable[[argparse.Namespace], int], text: str
-    ) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=text, description=text)
+    def add(name: str, handler: Handler | str, text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=text, description=text[:1].upper() + text[1:] + ".")
         sub.set_defaults(handler=handler)
         return sub
 
@@ -154,9 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("down", _down, "stop the embedded server; its data stays")
     add("status", _status, "show whether the server runs, where, its versions and log")
     url = add("url", _url, "print a connection URL for psql, psycopg or SQLAlchemy")
-    url.add_argument(
-        "--role", help=f"log in as this role (default: the administrator, {SUPERUSER})"
-    )
+    url.add_argument("--role", help="log in as this role (default: the administrator, postgres)")
     url.add_argument("--driver", help="SQLAlchemy driver, e.g. psycopg for postgresql+psycopg://")
     psql = add("psql", _psql, "open psql on the lab database")
     psql.add_argument("--role", help="log in as this role")
@@ -171,11 +200,36 @@ def build_parser() -> argparse.ArgumentParser:
         seed.add_argument(f"--{name}", type=int, help=f"number of {name} (default: the scale's)")
     seed.add_argument("--end", help="sales fall in the 365 days before this date (default: today)")
     seed.add_argument("--quiet", action="store_true", help="no progress bar")
+    # Commands kept in their own modules: each registers with add(); those modules
+    # import their heavy dependencies inside their handlers.
+    from .backup.commands import add_commands as add_backup_commands
+
     add_backup_commands(add)  # backup, backups, restore, verify
     return parser
 
 
+def _resolve(handler: Handler | str) -> Handler:
+    if callable(handler):
+        return handler
+    module, _, name = handler.partition(":")
+    function: Handler = getattr(importlib.import_module(module), name)
+    return function
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        # The reader went away (labkit status | head -3): stop quietly. Point stdout
+        # at devnull so the interpreter's final flush does not complain either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # as a shell reports a program ended by SIGPIPE
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    from .errors import LabError
+
     parser = build_parser()
     # Only psql takes arguments labkit does not know (they are psql's own).
     args, extra = parser.parse_known_args(argv)
@@ -183,7 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.psql_args = extra
     try:
-        return int(args.handler(args))
+        code = int(_resolve(args.handler)(args))
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler above
+        return code
     except LabError as error:
         print(f"labkit: {error}", file=sys.stderr)
         return 1

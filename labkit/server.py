@@ -16,13 +16,15 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-from filelock import FileLock
+from typing import TYPE_CHECKING
 
 from . import binaries
 from .credentials import PasswordStore
 from .errors import LabError
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 SUPERUSER = "postgres"
 LISTEN_ADDRESS = "127.0.0.1"
@@ -65,6 +67,8 @@ class EmbeddedServer:
         return PasswordStore(self.data_dir / "passwords.json")
 
     def _lock(self) -> FileLock:
+        from filelock import FileLock  # imports asyncio: only for the commands that need it
+
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return FileLock(str(self.data_dir / "server.lock"), timeout=180)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 
 import psycopg
 from psycopg import conninfo
@@ -94,3 +96,77 @@ def test_help_lists_every_command() -> None:
     result = run_labkit("--help")
     for command in ("up", "down", "status", "url", "psql", "setup", "reset"):
         assert command in result.stdout
+
+
+#: Modules that only some commands need; importing them costs seconds on a slow laptop.
+HEAVY_MODULES = ("pandas", "numpy", "sqlalchemy", "matplotlib", "onnxruntime", "faker", "openai")
+
+
+def modules_loaded_by(*args: str) -> set[str]:
+    """The top-level packages that ``labkit ARGS`` imports, run in a fresh interpreter."""
+    probe = (
+        "import sys, contextlib, io\n"
+        "from labkit import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        f"    cli.main({list(args)!r})\n"
+        "print(' '.join(sorted({name.partition('.')[0] for name in sys.modules})))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    return set(result.stdout.split())
+
+
+def test_help_and_status_import_only_what_they_need() -> None:
+    help_modules = modules_loaded_by("--help")
+    assert "labkit" in help_modules  # the probe ran
+    assert help_modules.isdisjoint({"psycopg", *HEAVY_MODULES}), help_modules
+    status_modules = modules_loaded_by("status")
+    assert "psycopg" in status_modules  # it did query the server
+    assert status_modules.isdisjoint(HEAVY_MODULES), status_modules & set(HEAVY_MODULES)
+
+
+def test_help_is_plain_text() -> None:
+    for args in (["--help"], *([command, "--help"] for command in ("status", "backup", "seed"))):
+        result = run_labkit(*args)
+        assert result.returncode == 0, result.stderr
+        assert "usage: labkit" in result.stdout
+        assert "``" not in result.stdout and ":func:" not in result.stdout, result.stdout
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before labkit writes, as after `| head -0`
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "labkit", "status"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert result.stderr == ""
+    assert result.returncode == 141
+
+
+def test_the_package_keeps_its_names_when_they_load_lazily() -> None:
+    probe = (
+        "import labkit, labkit.search, labkit.tenancy\n"
+        "from labkit.search import embedding_text\n"
+        "assert callable(labkit.search) and labkit.search.__module__ == 'labkit.search'\n"
+        "assert labkit.as_store is labkit.tenancy.as_store\n"
+        "assert labkit.catalog.snapshot and labkit.backup.restore and labkit.LabError\n"
+        "assert set(labkit.__all__) <= set(dir(labkit))\n"
+        "try:\n"
+        "    labkit.no_such_name\n"
+        "except AttributeError as error:\n"
+        "    print(error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "has no attribute 'no_such_name'" in result.stdout

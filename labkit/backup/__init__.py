@@ -18,12 +18,34 @@ The parts:
 
 from __future__ import annotations
 
-from .dump import backup
-from .files import Backup, folder, list_backups, open_backup, prune
-from .recover import copy_back
-from .replace import Replaced, replace_live
-from .restoring import Restored, drop_database, restore
-from .verification import Verification, compare, verify
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # at run time, __getattr__ loads each name on first use
+    from .dump import backup
+    from .files import Backup, folder, list_backups, open_backup, prune
+    from .recover import copy_back
+    from .replace import Replaced, replace_live
+    from .restoring import Restored, drop_database, restore
+    from .verification import Verification, compare, verify
+
+_EXPORTS = {
+    "backup": "dump",
+    "Backup": "files",
+    "folder": "files",
+    "list_backups": "files",
+    "open_backup": "files",
+    "prune": "files",
+    "copy_back": "recover",
+    "Replaced": "replace",
+    "replace_live": "replace",
+    "Restored": "restoring",
+    "drop_database": "restoring",
+    "restore": "restoring",
+    "Verification": "verification",
+    "compare": "verification",
+    "verify": "verification",
+}
 
 __all__ = [
     "Backup",
@@ -42,3 +64,17 @@ __all__ = [
     "restore",
     "verify",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a name, or a submodule, on first use (``labkit backup --help`` needs none)."""
+    if name not in _EXPORTS:
+        try:
+            return importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value

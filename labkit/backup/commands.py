@@ -1,4 +1,8 @@
-"""The ``labkit backup``, ``backups``, ``restore`` and ``verify`` commands."""
+"""The ``labkit backup``, ``backups``, ``restore`` and ``verify`` commands.
+
+Each handler imports the backup code it runs, so that ``labkit --help`` and the
+other commands start without loading it.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,6 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-
-from .. import db
-from ..errors import LabError
-from . import files
-from .dump import backup
-from .replace import replace_live
-from .restoring import drop_database, restore
-from .verification import verify
 
 Add = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
 
@@ -52,6 +48,9 @@ def add_commands(add: Add) -> None:
 
 
 def _backup(args: argparse.Namespace) -> int:
+    from . import files
+    from .dump import backup
+
     made = backup(args.path, keep=args.keep)
     assert made.manifest is not None
     rows = sum(entry[0] for entry in made.manifest["fingerprint"]["tables"].values())
@@ -61,6 +60,9 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _backups(args: argparse.Namespace) -> int:
+    from .. import db
+    from . import files
+
     folder = files.folder(db.target().settings) if args.path is None else Path(args.path)
     found = files.list_backups(folder)
     if not found:
@@ -75,6 +77,12 @@ def _backups(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
+    from .. import db
+    from ..errors import LabError
+    from .replace import replace_live
+    from .restoring import restore
+    from .verification import verify
+
     if args.replace_live:
         live = db.target().database
         if not args.yes:
@@ -105,6 +113,12 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from .. import db
+    from ..errors import LabError
+    from . import files
+    from .restoring import drop_database, restore
+    from .verification import verify
+
     checked = files.open_backup(args.path)
     if not checked.manifest:
         raise LabError(
