@@ -36,7 +36,7 @@ def _up(args: argparse.Namespace) -> int:
         print("DATABASE_URL is set: the lab uses that server, and labkit up has nothing to start.")
         return 0
     started = time.perf_counter()
-    started_now = lab.server.ensure_running()
+    started_now = lab.server.ensure_running(requested=True)
     seconds = time.perf_counter() - started
     status = lab.server.status()
     created = db.ensure_database(lab)
@@ -69,6 +69,8 @@ def _status(args: argparse.Namespace) -> int:
         print(f"data dir:   {status.data_dir}")
         print(f"log:        {status.log_file}")
         if not status.running:
+            if lab.server.stopped_on_purpose():
+                print("            stopped by `labkit down`: connections wait for `labkit up`")
             print("Start it with: labkit up")
             return 3
         print(f"address:    {db.LISTEN_ADDRESS}:{status.port}")

@@ -214,7 +214,6 @@ def apply_settings(changes: Mapping[str, str], *, restart: bool = False) -> list
     pending = [name for name in changes if known[name] == "postmaster"]
     lab = db.target()
     if pending and restart and lab.embedded:
-        lab.server.stop()
-        lab.server.ensure_running()
+        lab.server.restart()
         pending = []
     return pending

@@ -29,20 +29,50 @@ def use_sql_magic(role: str = contract.OWNER_ROLE) -> None:
     # jupysql reports usage to a web service by default; the lab runs offline.
     os.environ.setdefault("PLOOMBER_STATS_ENABLED", "false")
     os.environ.setdefault("PLOOMBER_VERSION_CHECK_DISABLED", "true")
-    import sqlalchemy
     from IPython import get_ipython
+    from IPython.utils.capture import capture_output
 
     shell: Any = get_ipython()
     if shell is None:
         raise RuntimeError("use_sql_magic() works inside IPython or Jupyter only")
-    shell.run_line_magic("load_ext", "sql")
+    # Loading jupysql prints a configuration tip, a link to its web site and "Did not
+    # find user configurations" at every load; the lab configures it below instead.
+    with capture_output(display=True):
+        shell.run_line_magic("load_ext", "sql")
     # A failing query must fail the cell (jupysql prints and carries on by default),
     # so CI notices a broken notebook.
     shell.run_line_magic("config", "SqlMagic.short_errors = False")
     shell.run_line_magic("config", "SqlMagic.displaylimit = 20")
     shell.run_line_magic("config", "SqlMagic.displaycon = False")
-    shell.user_ns["lab_engine"] = sqlalchemy.create_engine(url(role, driver="psycopg"))
+    shell.user_ns["lab_engine"] = sql_engine(role)
     shell.run_line_magic("sql", "lab_engine --alias lab")
+
+
+def sql_engine(role: str = contract.OWNER_ROLE) -> Any:
+    """A SQLAlchemy engine whose connections come from ``labkit.connect``.
+
+    So a ``%sql`` cell after ``labkit down`` says the lab server is stopped and to
+    run ``labkit up``, rather than showing the driver's raw AdminShutdown: on the
+    connection jupysql holds, through the error handler below; on a new one,
+    through ``labkit.connect``.
+    """
+    import sqlalchemy
+
+    from .db import connect, target
+    from .server import stopped_error
+
+    engine = sqlalchemy.create_engine(
+        url(role, driver="psycopg"), creator=lambda: connect(role), pool_pre_ping=True
+    )
+
+    def explain_a_stopped_server(context: Any) -> Exception | None:
+        lab = target()
+        if context.is_disconnect and lab.embedded and lab.server.stopped_on_purpose():
+            return stopped_error()
+        return None
+
+    sqlalchemy.event.listen(engine, "handle_error", explain_a_stopped_server)
+    return engine
 
 
 class SQLListing:

@@ -3,6 +3,11 @@
 It runs in the background like a container: started by ``labkit up`` or on first
 connect, stopped by ``labkit down``, and shared by every notebook kernel, pytest,
 psql and the CLI. Restarting a kernel does not touch it.
+
+Stopped means stopped: ``labkit down`` leaves a marker file in the data folder,
+and until ``labkit up`` removes it, connecting raises "the lab server is stopped"
+instead of starting the server again behind the person's back. A server that
+stopped without ``labkit down`` (a reboot, a crash) still starts on first connect.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ LISTEN_ADDRESS = "127.0.0.1"
 #: Settings fixed when the cluster is created. pg_stat_statements must be
 #: preloaded or its views raise an error (the lab text's slow_queries trap).
 INIT_SETTINGS = ("shared_preload_libraries=pg_stat_statements",)
+#: Written by ``labkit down`` into the data folder, removed by ``labkit up``.
+STOPPED_MARKER = "stopped-by-labkit-down"
 _UNIX_SOCKET_PATH_MAX = 100  # sun_path is 104-108 bytes, depending on the OS
 
 
@@ -77,6 +84,14 @@ class EmbeddedServer:
     def initialized(self) -> bool:
         return (self.pgdata / "PG_VERSION").is_file()
 
+    @property
+    def stopped_marker(self) -> Path:
+        return self.data_dir / STOPPED_MARKER
+
+    def stopped_on_purpose(self) -> bool:
+        """True after ``labkit down`` and until ``labkit up``."""
+        return self.stopped_marker.is_file()
+
     def status(self) -> ServerStatus:
         """Read postmaster.pid, trusting it only if its process is alive."""
         pid_file = self.pgdata / "postmaster.pid"
@@ -103,21 +118,39 @@ class EmbeddedServer:
 
     # -- lifecycle -----------------------------------------------------------
 
-    def ensure_running(self) -> bool:
-        """Initialise and start the server if needed. True when this call started it."""
+    def ensure_running(self, *, requested: bool = False) -> bool:
+        """Initialise and start the server if needed. True when this call started it.
+
+        ``requested`` is ``labkit up``: it starts a server that ``labkit down``
+        stopped. Without it (a connection wanting a server), such a server stays
+        stopped and the call raises an error that says to run ``labkit up``.
+        """
         with self._lock():
             if not self.initialized():
                 self._initdb()
             status = self.status()
+            if requested:
+                self.stopped_marker.unlink(missing_ok=True)
             if status.running:
                 self._check_port(status)
                 return False
+            if self.stopped_on_purpose():
+                raise stopped_error()
             self._start()
             return True
 
-    def stop(self) -> bool:
-        """Stop the server (fast shutdown). Returns False if it was not running."""
+    def stop(self, *, stay_down: bool = True) -> bool:
+        """Stop the server (fast shutdown). Returns False if it was not running.
+
+        ``stay_down`` (``labkit down``) leaves the marker that keeps connections
+        from starting it again; a restart passes False.
+        """
         with self._lock():
+            if stay_down:
+                self.stopped_marker.write_text(
+                    "Stopped by `labkit down`; `labkit up` starts the server again.\n",
+                    encoding="utf-8",
+                )
             if not self.status().running:
                 return False
             result = self._pg_ctl("stop", "-w", "-t", "60", "-m", "fast")
@@ -127,6 +160,11 @@ class EmbeddedServer:
                     f"Look at its log, {self.log_file}",
                 )
             return True
+
+    def restart(self) -> None:
+        """Stop and start again (for settings read only at start-up)."""
+        self.stop(stay_down=False)
+        self.ensure_running()
 
     def _initdb(self) -> None:
         self.pgdata.mkdir(parents=True, exist_ok=True)
@@ -222,6 +260,13 @@ class EmbeddedServer:
 
     def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
         return binaries.run_server_program("pg_ctl", ["-D", str(self.pgdata), *args], self.settings)
+
+
+def stopped_error() -> LabError:
+    return LabError(
+        "The lab server is stopped: run `labkit up` to start it again",
+        "`labkit down` stopped it, so labkit does not start it on its own",
+    )
 
 
 def port_in_use(port: int, host: str = LISTEN_ADDRESS) -> bool:

@@ -201,5 +201,4 @@ def test_settings_review_and_apply() -> None:
         admin.execute("ALTER SYSTEM RESET random_page_cost")
         admin.execute("ALTER SYSTEM RESET max_wal_senders")
     db_target = labkit.db.target()
-    db_target.server.stop()
-    db_target.server.ensure_running()
+    db_target.server.restart()

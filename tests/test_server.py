@@ -16,6 +16,7 @@ from psycopg import sql
 
 import labkit
 from labkit import db, settings
+from labkit.errors import LabError
 from labkit.server import EmbeddedServer
 
 from .helpers import free_port, run_labkit, server_env
@@ -81,8 +82,31 @@ def test_down_then_up_keeps_the_data(persistence_db: str) -> None:
         assert conn.execute("SELECT note FROM kept").fetchall() == [("still here",)]
 
 
-def test_the_first_connect_starts_a_stopped_server() -> None:
+def test_down_stays_down_until_up() -> None:
     assert run_labkit("down").returncode == 0
+    server = db.target().server
+    try:
+        for attempt in (labkit.connect, db.ensure_server, labkit.setup):
+            with pytest.raises(LabError, match=r"The lab server is stopped: run `labkit up`"):
+                attempt()
+        psql = run_labkit("psql", "-c", "SELECT 1")
+        assert psql.returncode == 1 and "run `labkit up`" in psql.stderr
+        status = run_labkit("status")
+        assert status.returncode == 3 and "stopped by `labkit down`" in status.stdout
+        assert not server.status().running, "something started the server again"
+    finally:
+        up = run_labkit("up")
+    assert up.returncode == 0 and "started in" in up.stdout, up.stderr
+    with labkit.connect() as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_server_that_stopped_without_labkit_down_starts_on_first_connect() -> None:
+    """After a reboot or a crash, the first connection starts the server as before."""
+    server = db.target().server
+    result = server._pg_ctl("stop", "-w", "-m", "fast")
+    assert result.returncode == 0, result.stderr
+    assert not server.status().running and not server.stopped_on_purpose()
     with labkit.connect() as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
