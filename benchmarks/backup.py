@@ -34,7 +34,7 @@ from record import record
 
 import labkit
 from labkit import backup, sampledata, schema
-from labkit.backup import client, files
+from labkit.backup import archive
 
 Timing = dict[str, list[float]]
 
@@ -57,9 +57,7 @@ def _embed() -> str:
 def _program(name: str, args: list[str], database: str) -> None:
     lab = labkit.db.target()
     params = lab.params(dbname=database)
-    result = client.run(
-        name, [*args, f"--dbname={client.conninfo(params)}"], lab, role_params=params
-    )
+    result = archive.run_client(name, args, lab, params)
     if result.returncode != 0:
         raise RuntimeError(result.stderr)
 
@@ -139,7 +137,7 @@ def report(results: list[tuple[str, Timing, dict[str, int], str]], rounds: int) 
             )
         lines += ["", "| size | bytes | |", "|---|---:|---:|"]
         for name, value in sizes.items():
-            lines.append(f"| {name} | {value:,} | {files.human_size(value)} |")
+            lines.append(f"| {name} | {value:,} | {backup.human_size(value)} |")
         dump = sizes["custom-format dump (labkit backup)"]
         again = sizes["the same dump, gzipped again"]
         lines += [

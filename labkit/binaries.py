@@ -119,34 +119,82 @@ def service_account(settings: Settings) -> dict[str, Any]:
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
+def environment(password: str | None = None) -> dict[str, str]:
+    """The environment of a PostgreSQL program: C messages (parseable), and the
+    password in ``PGPASSWORD`` only, never on its command line, where ``ps`` shows it."""
+    env = {**os.environ, "LC_MESSAGES": "C", "LANG": "C", "PGCONNECT_TIMEOUT": "10"}
+    env.pop("PGPASSWORD", None)
+    if password:
+        env["PGPASSWORD"] = password
+    return env
+
+
 def run_server_program(
-    name: str, args: Sequence[str], settings: Settings, *, timeout: float = 120
+    name: str,
+    args: Sequence[str],
+    settings: Settings,
+    *,
+    timeout: float | None = 120,
+    password: str | None = None,
+    as_service: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    """Run initdb or pg_ctl, as the service account when we are root."""
+    """Run a PostgreSQL program to its end: as the service account when we are root
+    (``as_service``; client programs that write the caller's files run as the caller).
+
+    Interrupted (Ctrl-C, the timeout, any exception), the program is killed and
+    waited for before the exception goes on, so the caller can clean up after it.
+    """
     command = [str(program(name, settings)), *args]
-    account = service_account(settings)
-    # LANG=C keeps messages parseable; the database's own locale is set by initdb.
-    env = {**os.environ, "LC_MESSAGES": "C", "LANG": "C"}
-    # Files, not pipes: a server started by pg_ctl may inherit the pipes on some
-    # platforms and keep them open, and reading them would then never end.
+    account = service_account(settings) if as_service else {}
+    # Files, not pipes: a server started by pg_ctl may inherit the pipes and keep
+    # them open, and pg_restore --jobs writes from several processes.
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(
+            command,
+            **account,
+            env=environment(password),
+            text=True,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+        )
         try:
-            completed = subprocess.run(
-                command,
-                **account,
-                env=env,
-                text=True,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as error:
-            raise LabError(
-                f"{name} did not finish within {timeout:.0f} s",
-                "Look at the server log (`labkit status` shows where it is) and try again",
-            ) from error
+            returncode = process.wait(timeout=timeout)
+        except BaseException as error:
+            process.kill()
+            process.wait()
+            if isinstance(error, subprocess.TimeoutExpired):
+                raise LabError(
+                    f"{name} did not finish within {timeout:g} s and was stopped",
+                    "Nothing it started was kept; run it again (with a longer timeout if "
+                    "needed), and read the server log if it persists (`labkit status`)",
+                ) from error
+            raise
         out.seek(0)
         err.seek(0)
-        return subprocess.CompletedProcess(command, completed.returncode, out.read(), err.read())
+        return subprocess.CompletedProcess(command, returncode, out.read(), err.read())
+
+
+def start_server_program(
+    name: str, args: Sequence[str], settings: Settings, *, log: Path, password: str | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a program that keeps running (pg_receivewal) as the service account,
+    its output appended to ``log``."""
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [str(program(name, settings)), *args],
+            env=environment(password),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            **service_account(settings),
+        )
+
+
+def first_error(output: str) -> str:
+    """The line of a program's output that says what went wrong."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in lines:
+        if "error:" in line:
+            return line.split("error:", 1)[1].strip()
+    return lines[-1] if lines else "no message"

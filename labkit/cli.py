@@ -129,23 +129,109 @@ def _setup(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reset(args: argparse.Namespace) -> int:
-    from . import db, schema
+def _confirm(action: str, question: str) -> bool:
+    """Ask ``question`` on a terminal; without one, refuse ``action`` and name ``--yes``."""
     from .errors import LabError
 
+    if not sys.stdin.isatty():
+        raise LabError(f"{action} needs confirmation", "Add --yes to say yes without a terminal")
+    answer = input(f"{question} [y/N] ")
+    if answer.strip().lower() in {"y", "yes"}:
+        return True
+    print("Nothing changed.")
+    return False
+
+
+def _reset(args: argparse.Namespace) -> int:
+    from . import db, schema
+
     lab = db.target()
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise LabError("labkit reset needs confirmation", "Run it again with --yes")
-        answer = input(
-            f"Drop database {lab.database!r} with all its data and set it up again? [y/N] "
-        )
-        if answer.strip().lower() not in {"y", "yes"}:
-            print("Nothing changed.")
-            return 1
+    question = f"Drop database {lab.database!r} with all its data and set it up again?"
+    if not args.yes and not _confirm("labkit reset", question):
+        return 1
     report = schema.reset()
     print(f"Database {lab.database} recreated; applied {len(report.files)} files.")
     return 0
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from . import backup
+
+    made = backup.backup(args.path, keep=args.keep)
+    assert made.manifest is not None
+    rows = sum(entry[0] for entry in made.manifest["fingerprint"]["tables"].values())
+    print(f"Wrote {made.path} ({backup.human_size(made.size)}) in {made.manifest['seconds']:.2f} s")
+    print(f"Manifest {made.manifest_path.name}: roles, and a fingerprint of {rows:,} rows")
+    return 0
+
+
+def _backups(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import backup, db
+
+    folder = backup.folder(db.target().settings) if args.path is None else Path(args.path)
+    found = backup.list_backups(folder)
+    if not found:
+        print(f"No backups in {folder}. Make one with: labkit backup")
+        return 0
+    print(f"{len(found)} backups in {folder}, newest first:")
+    for item in found:
+        verified = "" if item.manifest else "  (no manifest)"
+        created = f"{item.created_at:%Y-%m-%d %H:%M:%S} UTC"
+        print(f"  {item.path.name}  {backup.human_size(item.size):>9}  {created}{verified}")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from . import backup, db
+
+    if args.replace_live:
+        question = (
+            f"Replace database {db.target().database!r} with {args.path}? Every session on it "
+            "is disconnected; the current one is kept under another name."
+        )
+        if not args.yes and not _confirm("Replacing the live database", question):
+            return 1
+        done = backup.replace_live(args.path, confirm=True)
+        print(f"Replaced {done.database} in {done.seconds:.2f} s; verified: nothing lost.")
+        print(
+            f"The previous database is kept as {done.previous}; drop it when you no longer "
+            f"need it: labkit psql -c 'DROP DATABASE {done.previous}'"
+        )
+        return 0
+    made = backup.restore(args.path, args.into)
+    print(f"Restored {made.backup.path.name} into database {made.database} in {made.seconds:.2f} s")
+    if not made.backup.manifest:
+        print("The backup has no manifest: nothing recorded to verify against.")
+        return 0
+    report = backup.verify(made.backup, made.database)
+    print(report)
+    return 0 if report.ok else 1
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from . import backup, db
+    from .errors import LabError
+
+    checked = backup.open_backup(args.path)
+    if not checked.manifest:
+        raise LabError(
+            f"{checked.path.name} has no manifest ({checked.manifest_path.name}): "
+            "there is nothing recorded to verify a restore against",
+            f"Restore it with labkit restore {args.path} --into NEW_DB and inspect that database",
+        )
+    if args.against:
+        report = backup.verify(checked, args.against)
+    else:
+        scratch = f"{db.target().database[:30]}_verify_{os.getpid()}"
+        backup.restore(checked, scratch)
+        try:
+            report = backup.verify(checked, scratch)
+        finally:
+            backup.drop_database(scratch)
+    print(report)
+    return 0 if report.ok else 1
 
 
 def _seed(args: argparse.Namespace) -> int:
@@ -202,11 +288,35 @@ def build_parser() -> argparse.ArgumentParser:
         seed.add_argument(f"--{name}", type=int, help=f"number of {name} (default: the scale's)")
     seed.add_argument("--end", help="sales fall in the 365 days before this date (default: today)")
     seed.add_argument("--quiet", action="store_true", help="no progress bar")
-    # Commands kept in their own modules: each registers with add(); those modules
-    # import their heavy dependencies inside their handlers.
-    from .backup.commands import add_commands as add_backup_commands
-
-    add_backup_commands(add)  # backup, backups, restore, verify
+    made = add(
+        "backup", _backup, "dump the lab database (custom format) with its roles and a manifest"
+    )
+    made.add_argument(
+        "path",
+        nargs="?",
+        help="a folder, or a .dump file (default: backups/ beside the data folder)",
+    )
+    made.add_argument(
+        "--keep",
+        type=int,
+        help="keep the newest N backups (default: LABKIT_BACKUP_KEEP or 10; 0: all)",
+    )
+    listed = add("backups", _backups, "list the backups, newest first, with size and time")
+    listed.add_argument("path", nargs="?", help="the folder (default: as for labkit backup)")
+    restored = add("restore", _restore, "restore a backup into a new database, verified")
+    restored.add_argument("path", help="the .dump file")
+    target = restored.add_mutually_exclusive_group(required=True)
+    target.add_argument("--into", metavar="NEW_DB", help="create this database and restore into it")
+    target.add_argument(
+        "--replace-live", action="store_true", help="put the backup in place of the lab database"
+    )
+    restored.add_argument("--yes", action="store_true", help="with --replace-live: do not ask")
+    checked = add(
+        "verify", _verify, "prove a backup restores: into a scratch database, compared, dropped"
+    )
+    checked.add_argument("path", help="the .dump file")
+    checked.add_argument("--against", metavar="DB", help="compare this (restored) database instead")
+    # Commands kept in their own modules register here with add(name, "module:function", help).
     return parser
 
 

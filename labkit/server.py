@@ -223,7 +223,7 @@ class EmbeddedServer:
             "# Written by labkit at every start; change other settings with ALTER SYSTEM.",
             f"listen_addresses = '{LISTEN_ADDRESS}'",
             f"port = {port}",
-            f"unix_socket_directories = '{_conf_quote(str(socket_dir or ''))}'",
+            f"unix_socket_directories = '{conf_quote(str(socket_dir or ''))}'",
         ]
         (self.pgdata / "labkit.conf").write_text("\n".join(lines) + "\n", encoding="utf-8")
         result = self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.log_file))
@@ -293,8 +293,16 @@ def port_taken_error(port: int) -> LabError:
     )
 
 
-def _conf_quote(value: str) -> str:
+def conf_quote(value: str) -> str:
+    """``value`` escaped for a single-quoted string in postgresql.conf."""
     return value.replace("\\", "\\\\").replace("'", "''")
+
+
+def free_port(host: str = LISTEN_ADDRESS) -> int:
+    """A TCP port nothing listens on now (the system picks it)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 def _last_line(text: str) -> str:

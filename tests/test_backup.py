@@ -13,8 +13,7 @@ import pytest
 
 import labkit
 from labkit import backup, binaries, cli, contract, db, schema
-from labkit.backup import client, files, restoring
-from labkit.backup.drill import Drill
+from labkit.backup import archive, fingerprint, restoring
 from labkit.errors import LabError
 
 from . import backup_data
@@ -59,7 +58,7 @@ def test_a_backup_is_a_custom_format_dump_with_its_roles_and_a_manifest(
     assert manifest is not None
     assert {contract.OWNER_ROLE, "retail_app"} <= set(manifest["roles"])
     assert manifest["roles_sql"] == schema.sql_file("roles").read_text(encoding="utf-8")
-    assert (manifest["size"], manifest["sha256"]) == (made.size, files.sha256(made.path))
+    assert (manifest["size"], manifest["sha256"]) == (made.size, archive.sha256(made.path))
     assert manifest["fingerprint"]["tables"]["retail.sales_transactions"][0] > 0
     assert manifest["pg_dump_version"].split(".")[0] == manifest["server_version"].split(".")[0]
 
@@ -175,9 +174,9 @@ def test_retention_keeps_the_newest_backups(vectors: int, tmp_path: Path) -> Non
 def test_the_keep_setting_must_be_a_number(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LABKIT_BACKUP_KEEP", "all")
     with pytest.raises(LabError, match="LABKIT_BACKUP_KEEP"):
-        files.keep()
+        archive.keep_setting()
     monkeypatch.setenv("LABKIT_BACKUP_KEEP", "3")
-    assert files.keep() == 3
+    assert archive.keep_setting() == 3
 
 
 def test_backups_are_listed_newest_first_with_size_and_time(tmp_path: Path) -> None:
@@ -244,7 +243,7 @@ def test_a_restore_into_a_fresh_server_creates_the_roles_first(
             [
                 str(binaries.program("pg_restore", fresh.settings)),
                 "--exit-on-error",
-                f"--dbname={client.conninfo({**params, 'dbname': 'plain_restore'})}",
+                f"--dbname={archive.conninfo({**params, 'dbname': 'plain_restore'})}",
                 str(made.path),
             ],
             env={"PGPASSWORD": params["password"], "PATH": "/usr/bin:/bin"},
@@ -264,7 +263,7 @@ def test_a_restore_into_a_fresh_server_creates_the_roles_first(
 
 def test_point_in_time_recovery_replays_the_wal_to_a_restore_point(vectors: int) -> None:
     email = "pitr.customer@backup.zava.example"
-    pit = Drill.start()
+    pit = backup.Drill.start()
     try:
         with labkit.as_store("bellevue") as conn:  # after the base backup
             conn.execute(
@@ -284,7 +283,32 @@ def test_point_in_time_recovery_replays_the_wal_to_a_restore_point(vectors: int)
     finally:
         pit.close()
     assert found == [("Wal",)] and in_recovery == (False,)
-    assert not pit.space.root.exists()
+    assert not pit.root.exists()
     with labkit.connect() as conn:
         slots = conn.execute("SELECT count(*) FROM pg_replication_slots").fetchone()
     assert slots == (0,), "the drill's replication slot is gone"
+
+
+def test_a_check_that_could_not_run_is_not_checked_and_nothing_lost_is_not_claimed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """mcp_user cannot log in on either side: isolation and search are not checked."""
+    lab = db.ensure_server()
+    params = db.Target.params
+
+    def no_app_login(self: db.Target, role: str = db.ADMIN, dbname: str | None = None) -> dict:
+        if role == contract.APP_ROLE:
+            raise LabError(f"no password for {role}", "Run labkit setup")
+        return params(self, role, dbname)
+
+    monkeypatch.setattr(db.Target, "params", no_app_login)
+    taken = fingerprint.take(lab, lab.database)
+    assert taken.isolation is None and taken.search is None
+    report = backup.compare(taken, taken, "before", "after")
+    assert report.check("tables").ok is True and not report.differences
+    assert report.check("store isolation").ok is None
+    assert "cannot log in" in report.check("store isolation").detail
+    assert report.not_checked == ["store isolation", "vector search"]
+    assert not report.ok
+    assert "nothing lost" not in str(report) and "NOT VERIFIED" in str(report)
+    assert report.frame().loc["store isolation", "result"] == "not checked"

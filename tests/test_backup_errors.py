@@ -13,7 +13,7 @@ import pytest
 
 import labkit
 from labkit import backup, db
-from labkit.backup import client, restoring
+from labkit.backup import restoring
 from labkit.errors import LabError
 
 from . import backup_data
@@ -110,7 +110,7 @@ def test_a_restore_stopped_by_ctrl_c_leaves_nothing(
             raise KeyboardInterrupt
         return wait(process, timeout)
 
-    monkeypatch.setattr(client.subprocess.Popen, "wait", interrupt)
+    monkeypatch.setattr(subprocess.Popen, "wait", interrupt)
     with pytest.raises(KeyboardInterrupt):
         backup.restore(made, into=TARGET)
 

@@ -1,37 +1,49 @@
-"""Restore a backup into a new database, never half-way.
+"""Restore a backup into a new database, verify it, put it in place of the live
+one, or copy lost rows back from it.
 
 Every restore goes into a temporary database, ``<name>__restoring``, renamed to
-its real name only when pg_restore has finished without an error. So the name
-asked for never holds half a restore: a failed or interrupted restore drops the
-temporary database, and one killed outright (``kill -9``, a power cut) leaves
-only the temporary name, which the next restore to that name drops first.
+its real name only when pg_restore has finished without an error: the name
+asked for never holds half a restore. A failed or interrupted restore drops the
+temporary database; one killed outright (``kill -9``) leaves only the
+temporary name, which the next restore to that name drops first.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from .. import contract, db, schema
+from .. import binaries, contract, db, schema, tenancy
+from ..bulk import bulk_load
 from ..errors import LabError
-from ..schema import set_password  # the same as labkit setup uses
-from . import client
-from .files import Backup, open_backup
+from . import fingerprint as verification
+from .archive import Backup, open_backup, run_client
 
 TEMPORARY_SUFFIX = "__restoring"
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,49}$")
 _RESERVED = {"postgres", "template0", "template1"}
 #: pg_try_advisory_lock(key, hashtext(name)): one restore per target name at a time.
 _LOCK_KEY = 0x7A617662
+#: (table in retail, WHERE condition on the restored copy, its parameters)
+Selection = tuple[str, str, Sequence[Any]]
+_COLUMNS = """
+    SELECT a.attname::text, coalesce(a.attnum = ANY(i.indkey), false)
+    FROM pg_catalog.pg_attribute AS a
+    LEFT JOIN pg_catalog.pg_index AS i ON i.indrelid = a.attrelid AND i.indisprimary
+    WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
+    ORDER BY a.attnum
+"""
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,16 @@ class Restored:
     seconds: float
 
 
+@dataclass(frozen=True)
+class Replaced:
+    """The live database's name, the name the previous one is kept under, the check."""
+
+    database: str
+    previous: str
+    report: verification.Verification
+    seconds: float
+
+
 def restore(
     path: Backup | Path | str, into: str, *, timeout: float | None = None, jobs: int | None = None
 ) -> Restored:
@@ -51,27 +73,48 @@ def restore(
     Refuses a name that exists. On any failure nothing is left behind.
     """
     started = time.perf_counter()
-    backup = path if isinstance(path, Backup) else open_backup(path)
+    backup = open_backup(path)
     lab = db.ensure_server()
-    _check_name(into, lab)
-    with maintenance(lab) as conn, locked(conn, into):
-        if exists(conn, into):
+    if into == lab.database:
+        raise LabError(
+            f"{into!r} is the live lab database",
+            "Restore into a new name (--into NAME), or replace it on purpose: "
+            "labkit restore PATH --replace-live",
+        )
+    if not _NAME.match(into) or into in _RESERVED or into.endswith(TEMPORARY_SUFFIX):
+        raise LabError(
+            f"{into!r} is not a name a restore can use",
+            "Use 1 to 50 lower-case letters, digits and underscores, starting with a letter, "
+            "e.g. zava_restored",
+        )
+    with _maintenance(lab) as conn, _locked(conn, into):
+        if _exists(conn, into):
             raise LabError(
                 f"Database {into!r} already exists, and a restore never overwrites one",
                 f"Pick a new name (--into {into}_2), or drop it first: "
                 f"labkit psql -c 'DROP DATABASE {into}'",
             )
-        temporary = restore_temporary(conn, lab, backup, into, timeout=timeout, jobs=jobs)
+        temporary = _restore_temporary(conn, lab, backup, into, timeout=timeout, jobs=jobs)
         try:
-            conn.execute(
-                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                    sql.Identifier(temporary), sql.Identifier(into)
-                )
-            )
+            conn.execute(_sql("ALTER DATABASE {} RENAME TO {}", temporary, into))
         except BaseException:
-            drop(conn, temporary)
+            _drop(conn, temporary)
             raise
     return Restored(into, backup, time.perf_counter() - started)
+
+
+def verify(backup: Backup | Path | str, database: str) -> verification.Verification:
+    """Check a restored ``database`` against the fingerprint stored with ``backup``."""
+    backup = open_backup(backup)
+    if not backup.manifest:
+        raise LabError(
+            f"{backup.path.name} has no manifest ({backup.manifest_path.name}), "
+            "so there is nothing recorded to verify against",
+            "Compare with a live database instead: labkit.backup.compare('zava', DATABASE)",
+        )
+    source = verification.Fingerprint.from_json(backup.manifest["fingerprint"])
+    target = verification.take(db.ensure_server(), database)
+    return verification.compare(source, target, f"backup {backup.path.name}", database)
 
 
 def drop_database(name: str) -> bool:
@@ -79,13 +122,124 @@ def drop_database(name: str) -> bool:
     lab = db.ensure_server()
     if name == lab.database or name in _RESERVED:
         raise LabError(f"labkit does not drop {name!r}", "Drop restored copies only")
-    with maintenance(lab) as conn:
-        existed = exists(conn, name)
-        drop(conn, name)
+    with _maintenance(lab) as conn:
+        existed = _exists(conn, name)
+        _drop(conn, name)
     return existed
 
 
-def restore_temporary(
+def replace_live(
+    path: Backup | Path | str, *, confirm: bool = False, timeout: float | None = None
+) -> Replaced:
+    """Put the backup in place of the live lab database, after verifying it.
+
+    Needs ``confirm=True``. The backup is restored into ``<live>__restoring`` and
+    verified; only then are two renames made in one transaction, with every
+    session on the live database disconnected. The previous database is kept as
+    ``<live>_replaced_<time>``. Nothing changes unless every check passed.
+    """
+    started = time.perf_counter()
+    lab = db.ensure_server()
+    live = lab.database
+    if not confirm:
+        raise LabError(
+            f"Replacing the live database {live!r} needs confirmation",
+            "Pass confirm=True (labkit restore PATH --replace-live --yes), "
+            "or restore into a new database with --into NAME",
+        )
+    backup = open_backup(path)
+    if not backup.manifest:
+        raise LabError(
+            f"{backup.path.name} has no manifest, so a restore of it cannot be verified "
+            "and it does not replace the live database",
+            "Restore it into a new database (--into NAME) and check that one yourself",
+        )
+    previous = f"{live}_replaced_{datetime.now(UTC):%Y%m%d_%H%M%S}"[:63]
+    with _maintenance(lab) as conn, _locked(conn, live):
+        temporary = _restore_temporary(conn, lab, backup, live, timeout=timeout)
+        try:
+            report = verify(backup, temporary)
+            if not report.ok:
+                raise LabError(
+                    f"The restored copy is not verified: {report.verdict} "
+                    f"({'; '.join(report.differences[:3])})",
+                    "The live database was not touched; restore another backup",
+                )
+            _swap(conn, live, temporary, previous)
+        except BaseException:
+            _drop(conn, temporary)
+            raise
+    return Replaced(live, previous, report, time.perf_counter() - started)
+
+
+def copy_back(source_database: str, selections: Sequence[Selection]) -> dict[str, int]:
+    """Copy the rows each selection picks in ``source_database`` that the live
+    database lacks (by primary key); return how many rows each table got back.
+
+    Selections run in order, in one transaction as ``retail_owner`` inside
+    ``labkit.bulk.bulk_load`` (FORCE and the per-row audit lifted, put back
+    before commit): list parents before children. Each table gets one
+    ``RECOVER`` audit row. Nothing is copied if any of them fails.
+    """
+    recovered: dict[str, int] = {}
+    with (
+        db.connect(dbname=source_database) as source,
+        db.connect(contract.OWNER_ROLE) as live,
+        bulk_load(live, [table for table, _, _ in selections]),
+    ):
+        for table, where, params in selections:
+            recovered[table] = _copy_missing(source, live, table, where, params)
+            live.execute(
+                "INSERT INTO retail.audit_log (table_name, action, metadata)"
+                " VALUES (%s, 'RECOVER', %s)",
+                (table, json.dumps({"from_database": source_database, "rows": recovered[table]})),
+            )
+    return recovered
+
+
+def _copy_missing(
+    source: psycopg.Connection[Any],
+    live: psycopg.Connection[Any],
+    table: str,
+    where: str,
+    params: Sequence[Any],
+) -> int:
+    """COPY the selected rows into a temporary table, then insert those the live table lacks."""
+    name = sql.Identifier(contract.SCHEMA, table)
+    columns = live.execute(_COLUMNS, (f"{contract.SCHEMA}.{table}",)).fetchall()
+    keys = [sql.Identifier(column) for column, is_key in columns if is_key]
+    if not keys:
+        raise LabError(
+            f"retail.{table} has no primary key, so missing rows cannot be told apart",
+            "Copy its rows back by hand",
+        )
+    listed = sql.SQL(", ").join(sql.Identifier(column) for column, _ in columns)
+    live.execute(
+        sql.SQL(
+            "CREATE TEMPORARY TABLE recovered ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA"
+        ).format(listed, name)
+    )
+    out = sql.SQL("COPY (SELECT {} FROM {} WHERE {}) TO STDOUT").format(
+        listed, name, sql.SQL(where)
+    )
+    with (
+        source.cursor().copy(out, params) as reading,
+        live.cursor().copy(sql.SQL("COPY recovered ({}) FROM STDIN").format(listed)) as writing,
+    ):
+        for chunk in reading:
+            writing.write(chunk)
+    match = sql.SQL(" AND ").join(sql.SQL("t.{0} = r.{0}").format(key) for key in keys)
+    inserted = live.execute(
+        sql.SQL(
+            "INSERT INTO {name} ({columns}) SELECT {columns} FROM recovered AS r"
+            " WHERE NOT EXISTS (SELECT FROM {name} AS t WHERE {match})"
+        ).format(name=name, columns=listed, match=match)
+    ).rowcount
+    live.execute("DROP TABLE recovered")
+    return inserted
+
+
+def _restore_temporary(
     conn: psycopg.Connection[Any],
     lab: db.Target,
     backup: Backup,
@@ -96,50 +250,39 @@ def restore_temporary(
 ) -> str:
     """pg_restore into ``<name>__restoring``; dropped again on any failure."""
     temporary = name + TEMPORARY_SUFFIX
-    drop(conn, temporary)  # left by a restore that was killed outright
+    _drop(conn, temporary)  # left by a restore that was killed outright
     created_roles = _ensure_roles(conn, backup)
     # template0: an empty database; template1 may carry objects the dump also creates.
-    conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(temporary)))
+    conn.execute(_sql("CREATE DATABASE {} TEMPLATE template0", temporary))
     try:
-        _set_passwords(conn, lab, created_roles)
-        params = lab.params(dbname=temporary)
+        for role in created_roles:  # a fresh server: the passwords labkit keeps for them
+            if role in contract.LOGIN_ROLES:
+                schema.set_password(conn, role, lab.passwords.get_or_create(role))
         jobs = jobs or min(4, os.cpu_count() or 1)
-        result = client.run(
-            "pg_restore",
-            [
-                f"--dbname={client.conninfo(params)}",
-                "--exit-on-error",
-                f"--jobs={jobs}",
-                "--no-password",
-                str(backup.path),
-            ],
-            lab,
-            role_params=params,
-            timeout=timeout,
-        )
+        options = ["--exit-on-error", f"--jobs={jobs}", "--no-password", str(backup.path)]
+        result = run_client("pg_restore", options, lab, lab.params(dbname=temporary), timeout)
         if result.returncode != 0:
             raise LabError(
                 f"The restore of {backup.path.name} stopped halfway "
-                f"({client.first_error(result.stderr)})",
+                f"({binaries.first_error(result.stderr)})",
                 "The half-restored database was dropped and nothing else changed; "
                 "if the file is damaged, restore another backup (`labkit backups`)",
             )
     except BaseException:
-        drop(conn, temporary)
+        _drop(conn, temporary)
         raise
     return temporary
 
 
 def _ensure_roles(conn: psycopg.Connection[Any], backup: Backup) -> list[str]:
-    """Create the lab's roles if the server lacks them; return the ones created.
+    """Apply the roles file saved with the backup (idempotent); return the roles it created.
 
-    Applies the roles file saved with the backup (the current ``sql/00_roles.sql``
-    for a dump without a manifest). It is idempotent: on the server the backup
-    came from it changes nothing.
+    A dump without a manifest gets the current ``sql/00_roles.sql``.
     """
     manifest = backup.manifest or {}
     text = manifest.get("roles_sql") or schema.sql_file("roles").read_text(encoding="utf-8")
-    before = _roles(conn)
+    roles = "SELECT rolname::text FROM pg_catalog.pg_roles"
+    before = {name for (name,) in conn.execute(roles)}
     try:
         with conn.transaction():
             conn.execute(text.encode())
@@ -148,7 +291,7 @@ def _ensure_roles(conn: psycopg.Connection[Any], backup: Backup) -> list[str]:
             f"Creating the lab's roles failed ({error.diag.message_primary})",
             "The administrator needs CREATEROLE; nothing was restored",
         ) from error
-    now = _roles(conn)
+    now = {name for (name,) in conn.execute(roles)}
     missing = sorted(set(manifest.get("roles", [])) - now)
     if missing:
         raise LabError(
@@ -158,44 +301,52 @@ def _ensure_roles(conn: psycopg.Connection[Any], backup: Backup) -> list[str]:
     return sorted(now - before)
 
 
-def _set_passwords(conn: psycopg.Connection[Any], lab: db.Target, created: list[str]) -> None:
-    """Give roles this restore created the passwords labkit keeps for them (a fresh server)."""
-    for role in created:
-        if role in contract.LOGIN_ROLES:
-            set_password(conn, role, lab.passwords.get_or_create(role))
-
-
-def _roles(conn: psycopg.Connection[Any]) -> set[str]:
-    return {name for (name,) in conn.execute("SELECT rolname::text FROM pg_catalog.pg_roles")}
-
-
-def _check_name(name: str, lab: db.Target) -> None:
-    if name == lab.database:
-        raise LabError(
-            f"{name!r} is the live lab database",
-            "Restore into a new name (--into NAME), or replace it on purpose: "
-            "labkit restore PATH --replace-live",
+def _swap(conn: psycopg.Connection[Any], live: str, temporary: str, previous: str) -> None:
+    """Rename live -> previous and temporary -> live, atomically, with nobody connected."""
+    tenancy.close_pools()
+    conn.execute(_sql("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false", live))
+    try:
+        conn.execute(
+            "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_catalog.pg_backend_pid()",
+            (live,),
         )
-    if not _NAME.match(name) or name in _RESERVED or name.endswith(TEMPORARY_SUFFIX):
-        raise LabError(
-            f"{name!r} is not a name a restore can use",
-            "Use 1 to 50 lower-case letters, digits and underscores, starting with a letter, "
-            "e.g. zava_restored",
-        )
+        deadline = time.monotonic() + 10
+        query = "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = %s"
+        while (row := conn.execute(query, (live,)).fetchone()) and row[0] > 0:
+            if time.monotonic() > deadline:
+                raise LabError(
+                    f"Sessions on {live!r} did not end within 10 s",
+                    "Nothing was replaced; close them (notebooks, psql) and try again",
+                )
+            time.sleep(0.05)
+        with conn.transaction():
+            conn.execute(_sql("ALTER DATABASE {} RENAME TO {}", live, previous))
+            conn.execute(_sql("ALTER DATABASE {} RENAME TO {}", temporary, live))
+    finally:
+        for name in (live, previous):
+            if _exists(conn, name):
+                conn.execute(_sql("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true", name))
+
+
+def _sql(template: str, *names: str) -> sql.Composed:
+    """A statement about databases, their names quoted as identifiers."""
+    return sql.SQL(template).format(*map(sql.Identifier, names))
 
 
 @contextmanager
-def maintenance(lab: db.Target) -> Iterator[psycopg.Connection[Any]]:
+def _maintenance(lab: db.Target) -> Iterator[psycopg.Connection[Any]]:
     """The administrator on the maintenance database, outside any transaction."""
     with psycopg.connect(**lab.params(dbname="postgres"), autocommit=True) as conn:
         yield conn
 
 
 @contextmanager
-def locked(conn: psycopg.Connection[Any], name: str) -> Iterator[None]:
+def _locked(conn: psycopg.Connection[Any], name: str) -> Iterator[None]:
     """One restore into ``name`` at a time, server-wide (an advisory lock)."""
+    key = (_LOCK_KEY, name)
     row = conn.execute(
-        "SELECT pg_catalog.pg_try_advisory_lock(%s, pg_catalog.hashtext(%s))", (_LOCK_KEY, name)
+        "SELECT pg_catalog.pg_try_advisory_lock(%s, pg_catalog.hashtext(%s))", key
     ).fetchone()
     if not (row and row[0]):
         raise LabError(
@@ -204,17 +355,14 @@ def locked(conn: psycopg.Connection[Any], name: str) -> Iterator[None]:
     try:
         yield
     finally:
-        conn.execute(
-            "SELECT pg_catalog.pg_advisory_unlock(%s, pg_catalog.hashtext(%s))", (_LOCK_KEY, name)
-        )
+        conn.execute("SELECT pg_catalog.pg_advisory_unlock(%s, pg_catalog.hashtext(%s))", key)
 
 
-def exists(conn: psycopg.Connection[Any], name: str) -> bool:
-    """Whether database ``name`` exists."""
+def _exists(conn: psycopg.Connection[Any], name: str) -> bool:
     row = conn.execute("SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", (name,))
     return row.fetchone() is not None
 
 
-def drop(conn: psycopg.Connection[Any], name: str) -> None:
+def _drop(conn: psycopg.Connection[Any], name: str) -> None:
     """Drop database ``name`` if it exists, disconnecting its sessions."""
-    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    conn.execute(_sql("DROP DATABASE IF EXISTS {} WITH (FORCE)", name))

@@ -1,0 +1,388 @@
+"""``labkit backup``: a custom-format dump, the manifest beside it, and retention.
+
+A backup is two files with one timestamped name: ``zava-20250101T120000Z.dump``,
+pg_dump's custom format, compressed already (gzip it again and pg_restore cannot
+read it), and ``zava-20250101T120000Z.json``, the manifest: the dump's size and
+SHA-256, the roles the database needs, and its fingerprint (``fingerprint``).
+
+The dump and the fingerprint describe the same instant: the administrator opens
+a repeatable-read transaction, exports its snapshot, fingerprints the database
+in it, and pg_dump dumps that very snapshot (``--snapshot``).
+
+Roles belong to the server, so pg_dump leaves them out and a restore into a
+fresh server fails on the first ``OWNER TO retail_owner``. The manifest carries
+``sql/00_roles.sql`` as it was (idempotent; a restore applies it first) and the
+name of every role the database refers to.
+
+| variable           | meaning                                         | default                          |
+|--------------------|-------------------------------------------------|----------------------------------|
+| LABKIT_BACKUP_DIR  | where ``labkit backup`` writes                  | ``backups/`` beside the data folder |
+| LABKIT_BACKUP_KEEP | how many backups of a database to keep (0: all) | 10                               |
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from psycopg.conninfo import make_conninfo
+
+from .. import binaries, db, schema
+from ..errors import LabError
+from ..settings import Settings
+from . import fingerprint
+
+SUFFIX = ".dump"
+MANIFEST_SUFFIX = ".json"
+DEFAULT_KEEP = 10
+LOCK_WAIT = "60s"
+_NAME = re.compile(r"^(?P<database>.+)-(?P<stamp>\d{8}T\d{6}Z)(?:-\d+)?\.dump$")
+#: Custom-format archives start with these bytes; gzip files with the other two.
+_CUSTOM_MAGIC, _GZIP_MAGIC = b"PGDMP", b"\x1f\x8b"
+#: Every role that owns something in the database, is granted something, or
+#: is named by a policy (pg_shdepend records exactly these references).
+_REFERENCED_ROLES = """
+    SELECT DISTINCT r.rolname::text FROM pg_catalog.pg_shdepend AS d
+    JOIN pg_catalog.pg_roles AS r ON r.oid = d.refobjid
+    WHERE d.refclassid = 'pg_catalog.pg_authid'::regclass
+      AND d.dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+    ORDER BY 1
+"""
+
+
+@dataclass(frozen=True)
+class Backup:
+    """One dump file and, when it has one, its manifest."""
+
+    path: Path
+    manifest: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def manifest_path(self) -> Path:
+        """The manifest beside the dump (it may not exist)."""
+        return self.path.with_suffix(MANIFEST_SUFFIX)
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    @property
+    def created_at(self) -> datetime:
+        """When the dump's snapshot was taken (the file's time, without a manifest)."""
+        if self.manifest:
+            return datetime.fromisoformat(self.manifest["created_at"])
+        return datetime.fromtimestamp(self.path.stat().st_mtime, UTC)
+
+    @property
+    def database(self) -> str | None:
+        """The database dumped, from the manifest or the file name."""
+        if self.manifest:
+            return str(self.manifest["database"])
+        found = _NAME.match(self.path.name)
+        return found["database"] if found else None
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path.name} ({human_size(self.size)}, {self.created_at:%Y-%m-%d %H:%M:%S} UTC)"
+        )
+
+
+def backup(
+    path: Path | str | None = None, *, keep: int | None = None, database: str | None = None
+) -> Backup:
+    """Dump the lab database to ``path`` (a folder, or a ``.dump`` file) with its manifest.
+
+    Then delete all but the newest ``keep`` backups of the database in that
+    folder (default: LABKIT_BACKUP_KEEP, else 10; 0 keeps all).
+    """
+    started = time.perf_counter()
+    keep = keep_setting() if keep is None else keep
+    if keep < 0:
+        raise LabError(f"keep={keep} is not a number of backups", "Pass 0 (keep all) or more")
+    lab = db.ensure_server()
+    database = database or lab.database
+    target = _target(lab, path, database)
+    partial = target.with_name(target.name + ".partial")
+    manifest: dict[str, Any] = {"format": 1, "database": database, "file": target.name}
+    try:
+        with fingerprint.admin_connection(lab, database) as conn:
+            server = int(fingerprint.scalar(conn, "SHOW server_version_num"))
+            manifest["pg_dump_version"] = check_version("pg_dump", lab, server)
+            manifest["server_version"] = str(fingerprint.scalar(conn, "SHOW server_version"))
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            snapshot = str(fingerprint.scalar(conn, "SELECT pg_catalog.pg_export_snapshot()"))
+            manifest["created_at"] = datetime.now(UTC).isoformat()
+            manifest["roles"] = [role for (role,) in conn.execute(_REFERENCED_ROLES)]
+            found = fingerprint.take_in_snapshot(conn, lab, database, snapshot)
+            _dump(lab, database, snapshot, partial)
+            conn.execute("ROLLBACK")
+        manifest["roles_sql"] = schema.sql_file("roles").read_text(encoding="utf-8")
+        manifest["fingerprint"] = found.to_json()
+        manifest["size"] = partial.stat().st_size
+        manifest["sha256"] = sha256(partial)
+        manifest["seconds"] = round(time.perf_counter() - started, 3)
+        os.replace(partial, target)
+        _write_manifest(target, manifest)
+    except OSError as error:
+        # Half a backup is worse than none: it looks like one.
+        target.unlink(missing_ok=True)
+        target.with_suffix(MANIFEST_SUFFIX).unlink(missing_ok=True)
+        raise _disk_error(target, error) from error
+    finally:
+        partial.unlink(missing_ok=True)
+    prune(target.parent, database, keep)
+    return open_backup(target, check=False)
+
+
+def folder(settings: Settings, environ: Mapping[str, str] | None = None) -> Path:
+    """Where backups go: LABKIT_BACKUP_DIR, else ``backups/`` beside the data folder.
+
+    Beside, not inside: deleting the data folder to start over keeps the backups.
+    """
+    chosen = (os.environ if environ is None else environ).get("LABKIT_BACKUP_DIR")
+    return Path(chosen).expanduser().resolve() if chosen else settings.data_dir.parent / "backups"
+
+
+def keep_setting(environ: Mapping[str, str] | None = None) -> int:
+    """How many backups of one database to keep (LABKIT_BACKUP_KEEP; 0 keeps all)."""
+    raw = (os.environ if environ is None else environ).get("LABKIT_BACKUP_KEEP", "").strip()
+    if not raw:
+        return DEFAULT_KEEP
+    if not raw.isdigit():
+        raise LabError(
+            f"LABKIT_BACKUP_KEEP={raw!r} is not a number of backups",
+            f"Set it to a whole number (0 keeps every backup), or unset it to keep {DEFAULT_KEEP}",
+        )
+    return int(raw)
+
+
+def _target(lab: db.Target, path: Path | str | None, database: str) -> Path:
+    """The file to write: a new timestamped name in a folder, or the ``.dump`` named."""
+    chosen = Path(path).expanduser() if path is not None else folder(lab.settings)
+    directory = chosen.parent if chosen.suffix == SUFFIX else chosen
+    hint = "Choose a folder you can write to: labkit backup /path/to/folder"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LabError(
+            f"Cannot create the backup folder {directory} ({error.strerror})", hint
+        ) from error
+    if not os.access(directory, os.W_OK):
+        raise LabError(f"The backup folder {directory} is not writable", hint)
+    if chosen.suffix == SUFFIX:
+        if chosen.exists():
+            raise LabError(
+                f"{chosen} already exists, and a backup never overwrites another",
+                "Give a new file name, or a folder (labkit picks a timestamped name)",
+            )
+        return chosen
+    stem = f"{database}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    target, number = directory / f"{stem}{SUFFIX}", 1
+    while target.exists() or target.with_suffix(MANIFEST_SUFFIX).exists():
+        number += 1
+        target = directory / f"{stem}-{number}{SUFFIX}"
+    return target
+
+
+def conninfo(params: dict[str, str]) -> str:
+    """A libpq conninfo string of ``params`` without the password (it goes in the env)."""
+    return make_conninfo(**{key: value for key, value in params.items() if key != "password"})
+
+
+def run_client(
+    name: str, args: list[str], lab: db.Target, params: dict[str, str], timeout: float | None = None
+) -> Any:
+    """pg_dump or pg_restore as a client of ``params``' server, as the current user."""
+    return binaries.run_server_program(
+        name,
+        [*args, f"--dbname={conninfo(params)}"] if params else args,
+        lab.settings,
+        timeout=timeout,
+        password=params.get("password"),
+        as_service=False,
+    )
+
+
+def _dump(lab: db.Target, database: str, snapshot: str, output: Path) -> None:
+    options = [f"--file={output}", f"--snapshot={snapshot}", f"--lock-wait-timeout={LOCK_WAIT}"]
+    result = run_client("pg_dump", ["--format=custom", *options], lab, lab.params(dbname=database))
+    if result.returncode == 0:
+        return
+    message = binaries.first_error(result.stderr)
+    if "No space left" in message or "could not write" in message:
+        raise OSError(errno.ENOSPC, message)
+    if "could not obtain lock" in message:
+        raise LabError(
+            f"pg_dump waited {LOCK_WAIT} for a table another session holds ({message})",
+            "Wait for that session (a seed, an index build, a migration) to finish, then back up again",
+        )
+    raise LabError(
+        f"pg_dump failed: {message}", "Nothing was written; fix the cause and run it again"
+    )
+
+
+def check_version(name: str, lab: db.Target, server_version_num: int) -> str:
+    """Refuse a client program older than the server; return its version as text.
+
+    pg_dump reads servers of its own major version and older ones, never newer.
+    """
+    output = run_client(name, ["--version"], lab, {}, timeout=30).stdout
+    found = re.search(r"\(PostgreSQL\) (\d+)(?:\.(\d+))?", output)
+    if found is None:
+        raise LabError(
+            f"{name} did not report a PostgreSQL version ({output.strip() or 'no output'})",
+            "Point LABKIT_PG_BIN at a folder of PostgreSQL programs, or unset it",
+        )
+    major, minor, server = int(found[1]), int(found[2] or 0), server_version_num // 10000
+    if major < server:
+        raise LabError(
+            f"{name} {major}.{minor} is older than the server, PostgreSQL {server}, and cannot read it",
+            f"Install the PostgreSQL {server} client programs and set LABKIT_PG_BIN to "
+            "their folder (or use the lab's embedded server)",
+        )
+    return f"{major}.{minor}"
+
+
+def _disk_error(target: Path, error: OSError) -> LabError:
+    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        free = shutil.disk_usage(target.parent).free if target.parent.exists() else 0
+        return LabError(
+            f"The disk holding {target.parent} is full ({human_size(free)} free): "
+            "the backup was not written",
+            "Free some space, or write the backup elsewhere: labkit backup /other/folder",
+        )
+    return LabError(
+        f"Cannot write the backup {target} ({error.strerror or error})",
+        "Choose a folder you can write to: labkit backup /path/to/folder",
+    )
+
+
+def sha256(path: Path) -> str:
+    """The file's SHA-256, read in 1 MB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """Write the manifest beside the dump, whole or not at all."""
+    target = path.with_suffix(MANIFEST_SUFFIX)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        partial.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _read_manifest(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.with_suffix(MANIFEST_SUFFIX).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def open_backup(path: Backup | Path | str, *, check: bool = True) -> Backup:
+    """A backup file, checked before anything is restored from it.
+
+    Refuses, with what to do: a missing file, a gzipped dump (the lab text's
+    trap), a file that is no custom-format archive, and, when the manifest is
+    there, a file whose size or SHA-256 differs from the one recorded.
+    """
+    if isinstance(path, Backup):
+        return path
+    path = Path(path).expanduser()
+    if not path.is_file():
+        where = f" in {path.parent}" if path.parent.is_dir() else ""
+        raise LabError(
+            f"There is no backup file {path}{where}",
+            "List the backups with `labkit backups`, or make one with `labkit backup`",
+        )
+    with path.open("rb") as file:
+        head = file.read(len(_CUSTOM_MAGIC))
+    if head.startswith(_GZIP_MAGIC):
+        raise LabError(
+            f"{path.name} is gzip-compressed, and pg_restore reads only what pg_dump wrote",
+            "Custom format is already compressed: gunzip it (or restore the original .dump) "
+            "and never gzip a custom-format dump again",
+        )
+    if head != _CUSTOM_MAGIC:
+        raise LabError(
+            f"{path.name} is not a pg_dump custom-format archive" + (" (it is empty)" * (not head)),
+            "Restore a file made by `labkit backup` (or `pg_dump --format=custom`)",
+        )
+    found = Backup(path, _read_manifest(path))
+    if check and found.manifest is not None:
+        recorded, actual = found.manifest["size"], found.size
+        if actual != recorded or sha256(path) != found.manifest["sha256"]:
+            damage = (
+                f"truncated: {human_size(actual)} of {human_size(recorded)}"
+                if actual < recorded
+                else "damaged: its SHA-256 differs from the one recorded when it was written"
+            )
+            raise LabError(
+                f"{path.name} is {damage}",
+                "Nothing was restored; restore an intact copy, or another backup "
+                "(`labkit backups` lists them)",
+            )
+    return found
+
+
+def toc(path: Path, lab: db.Target | None = None) -> list[str]:
+    """The table of contents of a custom-format dump (``pg_restore --list``), one entry a line."""
+    result = run_client("pg_restore", ["--list", str(path)], lab or db.target(), {})
+    if result.returncode != 0:
+        raise LabError(
+            f"pg_restore cannot read {path.name}: {binaries.first_error(result.stderr)}",
+            "Restore a file written by pg_dump --format=custom, as it was written",
+        )
+    return [line for line in result.stdout.splitlines() if line and not line.startswith(";")]
+
+
+def list_backups(directory: Path, database: str | None = None) -> list[Backup]:
+    """The backups in ``directory``, newest first (of one database if named)."""
+    found = []
+    for path in directory.glob(f"*{SUFFIX}") if directory.is_dir() else []:
+        if not _NAME.match(path.name):
+            continue
+        try:
+            manifest = _read_manifest(path)
+        except (OSError, ValueError):
+            manifest = None
+        item = Backup(path, manifest)
+        if database is None or item.database == database:
+            found.append(item)
+    return sorted(found, key=lambda b: (b.created_at, b.path.name), reverse=True)
+
+
+def prune(directory: Path, database: str, keep_newest: int) -> list[Path]:
+    """Delete all but the newest ``keep_newest`` backups of ``database``; 0 keeps all."""
+    if keep_newest <= 0:
+        return []
+    removed = []
+    for old in list_backups(directory, database)[keep_newest:]:
+        old.path.unlink(missing_ok=True)
+        old.manifest_path.unlink(missing_ok=True)
+        removed.append(old.path)
+    return removed
+
+
+def human_size(size: float) -> str:
+    """``2.1 MB``: decimal units, as file managers show them."""
+    for unit in ("B", "kB", "MB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
