@@ -1,6 +1,8 @@
 # Two commands do all set-up on a fresh machine:
 #   make lab    install, start the database, apply the schema, open JupyterLab
 #   make test   install, lint, run the tests and execute every notebook
+# and one for the inner loop:
+#   make check  lint and the tests not marked slow (no notebook runs), about a minute
 # Windows without make: see README.md, "Windows".
 
 PYTHON ?= python3
@@ -14,24 +16,37 @@ JUPYTER_FLAGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 export PLOOMBER_STATS_ENABLED := false
 export PLOOMBER_VERSION_CHECK_DISABLED := true
 
-.PHONY: lab test install lint bench up down status clean
+.PHONY: lab test check install lint bench up down status clean
 
+# JupyterLab at the repository root (sql/, benchmarks/ and labkit/ are reachable),
+# notebook 01 open, the venv's bin first on the PATH of its terminals and kernels,
+# and jupyter/ for the lab's JupyterLab settings (no news prompt).
 lab: install
 	$(BIN)/labkit up
 	$(BIN)/labkit setup
-	$(BIN)/jupyter lab notebooks/ $(JUPYTER_FLAGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" VIRTUAL_ENV="$(CURDIR)/$(VENV)" \
+	JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter" \
+	  $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(JUPYTER_FLAGS) \
+	  notebooks/01_extensions.ipynb
 
+# Every test, notebooks included (tests/test_notebooks.py runs each one; nbval is for
+# running one notebook by hand). The slowest tests are listed at the end.
 test: install lint
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider
+	$(BIN)/python -m pytest -p no:cacheprovider --durations=25
+
+check: install lint
+	$(BIN)/python -m pytest -p no:cacheprovider -m "not slow" --durations=10
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "The lab needs Python 3.11 or newer; set PYTHON=/path/to/python3.11"; exit 1; }
+	@echo "Installing the lab's packages into $(VENV)/: about 3 to 5 minutes the first time"
+	@echo "on a 2-core laptop (JupyterLab, PostgreSQL, numpy, pandas, onnxruntime, ...)."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --progress-bar on --upgrade pip
+	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
 	touch $(STAMP)
 
 lint: install

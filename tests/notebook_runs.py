@@ -1,0 +1,58 @@
+"""Run a notebook in a fresh kernel, as Run All does, or with every code cell run twice.
+
+Shared by every test that executes notebooks, so a failure always names the
+notebook, the cell's number and the heading it sits under.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+#: Seconds one cell may take (seeding at lab scale and embedding are the slowest).
+CELL_TIMEOUT = 600
+
+
+class NotebookFailed(AssertionError):
+    """A cell raised; the message says which cell, under which heading, on which run."""
+
+
+def heading_of(cells: list[Any], index: int) -> str:
+    """The nearest markdown heading above cell ``index`` ("(top)" if none)."""
+    for cell in reversed(cells[:index]):
+        if cell.cell_type == "markdown":
+            headings = [line for line in cell.source.splitlines() if line.startswith("#")]
+            if headings:
+                return headings[-1].lstrip("#").strip()
+    return "(top)"
+
+
+def run(path: Path, *, each_cell_twice: bool = False) -> nbformat.NotebookNode:
+    """Execute ``path`` top to bottom in a new kernel and return the executed notebook.
+
+    With ``each_cell_twice``, every code cell runs twice in a row (Shift+Enter twice)
+    before the next one starts, as an attendee re-running a cell would.
+    """
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    runs = ("first run", "second run") if each_cell_twice else ("run",)
+    with client.setup_kernel():
+        for index, cell in enumerate(notebook.cells):
+            if cell.cell_type != "code":
+                continue
+            for which in runs:
+                try:
+                    client.execute_cell(cell, index)
+                except CellExecutionError as error:
+                    where = f"{path.name}, cell {index} under '{heading_of(notebook.cells, index)}'"
+                    raise NotebookFailed(f"{where}, {which}:\n{error}") from None
+    return notebook
