@@ -126,6 +126,7 @@ def _setup(args: argparse.Namespace) -> int:
     print(f"Applied {len(report.files)} files in {report.seconds:.2f} s: {', '.join(report.files)}")
     if report.passwords_set:
         print(f"Set passwords for: {', '.join(report.passwords_set)}")
+    _print_notices(report.notices)
     return 0
 
 
@@ -142,15 +143,32 @@ def _confirm(action: str, question: str) -> bool:
     return False
 
 
+def _print_notices(notices: list[str]) -> None:
+    for notice in notices:
+        print(f"Notice: {notice}")
+
+
 def _reset(args: argparse.Namespace) -> int:
     from . import db, schema
 
     lab = db.target()
-    question = f"Drop database {lab.database!r} with all its data and set it up again?"
+    question = (
+        f"Drop database {lab.database!r} with all its data and set it up again?"
+        if lab.embedded
+        else f"Drop schema retail in {lab.database!r} with all its data and set it up again?"
+    )
     if not args.yes and not _confirm("labkit reset", question):
         return 1
     report = schema.reset()
-    print(f"Database {lab.database} recreated; applied {len(report.files)} files.")
+    if lab.embedded:
+        print(f"Database {lab.database} recreated; applied {len(report.files)} files.")
+    else:
+        kept = ", ".join(report.kept_extensions) or "none"
+        print(
+            f"Schema retail recreated in {lab.database} (the database and its extensions stay:"
+            f" {kept}); applied {len(report.files)} files."
+        )
+    _print_notices(report.notices)
     return 0
 
 
@@ -279,7 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     psql.add_argument("--role", help="log in as this role")
     psql.epilog = "Other arguments go to psql as they are: labkit psql -c 'SELECT 1'"
     add("setup", _setup, "apply sql/ in order (idempotent)")
-    reset = add("reset", _reset, "drop and recreate the lab database")
+    reset = add(
+        "reset",
+        _reset,
+        "drop and recreate the lab database (with DATABASE_URL: the lab's schema, not the database)",
+    )
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     seed = add("seed", _seed, "replace the sample data with a deterministic draw (one transaction)")
     seed.add_argument("--scale", help="tiny, lab (the default) or large")

@@ -136,6 +136,10 @@ def ensure_database(lab: Target) -> bool:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(lab.database)))
         except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
             return False  # another process created it a moment ago
+        except psycopg.errors.InsufficientPrivilege as error:
+            from .provider import create_database_error
+
+            raise LabError(*create_database_error(conn.info.user, lab.database, error)) from error
     return True
 
 

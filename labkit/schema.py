@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from . import contract
+from . import contract, provider
 from .db import ADMIN, Target, ensure_database, ensure_server
 from .errors import LabError
 from .settings import sql_dir
@@ -68,6 +68,11 @@ class SetupReport:
     database_created: bool = False
     files: list[str] = field(default_factory=list)
     passwords_set: list[str] = field(default_factory=list)
+    #: What the SQL files told the administrator (RAISE NOTICE, warnings): on a
+    #: managed server, what it could not do and what that changes.
+    notices: list[str] = field(default_factory=list)
+    #: Extensions left in place by a reset of an external server's lab.
+    kept_extensions: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -77,10 +82,41 @@ def apply_file(conn: psycopg.Connection[Any], path: Path) -> None:
         with conn.transaction():
             conn.execute(path.read_text(encoding="utf-8").encode())
     except psycopg.Error as error:
+        explained = provider.setup_error(conn, path.name, error)
+        if explained is not None:
+            raise LabError(*explained) from error
         raise LabError(
             f"{path.name} failed: {str(error).strip().splitlines()[0]}",
             "Nothing from that file was kept; fix the cause (see the message) and run labkit setup again",
         ) from error
+
+
+_CREATE_EXTENSION = re.compile(r"^CREATE EXTENSION IF NOT EXISTS (\w+)", re.MULTILINE)
+
+
+def check_extensions(conn: psycopg.Connection[Any]) -> None:
+    """Before anything changes: may this login create the extensions that are missing?
+
+    A superuser always may. Any other login (a managed server's administrator)
+    may only if the provider allows it; trying each missing one in a rolled-back
+    transaction is the one reliable test, since providers allow-list extensions
+    in ways the catalog does not show.
+    """
+    path = sql_file("extensions")
+    wanted = _CREATE_EXTENSION.findall(path.read_text(encoding="utf-8"))
+    installed = {name for (name,) in conn.execute("SELECT extname FROM pg_catalog.pg_extension")}
+    for name in (name for name in wanted if name not in installed):
+        try:
+            with conn.transaction(force_rollback=True):
+                conn.execute(sql.SQL("CREATE EXTENSION {}").format(sql.Identifier(name)))
+        except psycopg.errors.InsufficientPrivilege as error:
+            raise LabError(*provider.extensions_error(conn, path.name, wanted, error)) from error
+        except psycopg.Error as error:
+            raise LabError(
+                f"The extension {name} is not available on this server ({error})",
+                "Use a server that ships it (pgvector 0.8 or newer for vector): the embedded "
+                "server, the docker-compose image, or a managed server that supports it",
+            ) from error
 
 
 def _can_log_in(lab: Target, role: str) -> bool:
@@ -107,8 +143,10 @@ def setup(files: list[Path] | None = None) -> SetupReport:
     lab = ensure_server()
     report = SetupReport(database_created=ensure_database(lab))
     with psycopg.connect(**lab.params(ADMIN), autocommit=True) as conn:
+        conn.add_notice_handler(lambda notice: _keep_notice(notice, report.notices))
         conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK_KEY,))
         try:
+            check_extensions(conn)
             for path in files or sql_files():
                 apply_file(conn, path)
                 report.files.append(path.name)
@@ -124,11 +162,58 @@ def setup(files: list[Path] | None = None) -> SetupReport:
     return report
 
 
+def _keep_notice(notice: psycopg.errors.Diagnostic, notices: list[str]) -> None:
+    # The files' own RAISE NOTICEs (SQLSTATE 00000) and warnings; not PostgreSQL's
+    # "already exists, skipping", which every second run prints by design.
+    message = notice.message_primary or ""
+    if notice.severity_nonlocalized == "WARNING" or (
+        notice.sqlstate == "00000" and not message.endswith("skipping")
+    ):
+        notices.append(message)
+
+
+#: Roles of the lab whose objects and grants a reset drops (not the roles themselves:
+#: they belong to the whole server, and their recorded passwords stay valid).
+_LAB_ROLES = (contract.OWNER_ROLE, "retail_app", contract.APP_ROLE, *contract.STORE_LOGINS)
+
+
 def reset() -> SetupReport:
-    """Drop the lab database (disconnecting its sessions) and set it up again."""
+    """Bring the lab back to a fresh setup, with no data.
+
+    The embedded server's lab database is dropped and created again. On an
+    external server (``DATABASE_URL``) the database, and what the provider put in
+    it (its extensions), are not the lab's to drop: the lab's schema goes, with
+    every object and grant of the lab's roles in this database, and setup runs.
+    """
     lab = ensure_server()
-    with psycopg.connect(**lab.params(ADMIN, dbname="postgres"), autocommit=True) as conn:
+    if lab.embedded:
+        with psycopg.connect(**lab.params(ADMIN, dbname="postgres"), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(lab.database)
+                )
+            )
+        return setup()
+    with psycopg.connect(**lab.params(ADMIN), autocommit=True) as conn, conn.transaction():
         conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(lab.database))
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(contract.SCHEMA))
         )
-    return setup()
+        roles = [
+            role
+            for (role,) in conn.execute(
+                "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = ANY(%s)"
+                " AND pg_catalog.pg_has_role(current_user, oid, 'USAGE') ORDER BY rolname",
+                (list(_LAB_ROLES),),
+            )
+        ]
+        if roles:
+            conn.execute(
+                sql.SQL("DROP OWNED BY {}").format(sql.SQL(", ").join(map(sql.Identifier, roles)))
+            )
+        kept = [name for (name,) in conn.execute(_EXTENSIONS)]
+    report = setup()
+    report.kept_extensions = kept
+    return report
+
+
+_EXTENSIONS = "SELECT extname FROM pg_catalog.pg_extension WHERE extname <> 'plpgsql' ORDER BY 1"
