@@ -7,8 +7,8 @@
 >>> labkit.embed_catalog()              # embed changed products (offline model by default)
 >>> labkit.search("warm winter jacket", store="seattle", k=10)   # a DataFrame, best first
 
-``labkit.search`` is the function; its module's other names import as usual
-(``from labkit.search import embedding_text``).
+``labkit.search`` is the function; its module is ``labkit.product_search``
+(``from labkit.product_search import MODES``), so neither hides the other.
 
 Names and submodules load on first use (``labkit.connect`` imports psycopg,
 ``labkit.search`` pandas and the embedding model's runtime), so the ``labkit``
@@ -18,15 +18,13 @@ command starts without paying for what it does not run.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr__ below
     from .db import ADMIN, connect, url
     from .errors import LabError
+    from .product_search import embed_catalog, search
     from .schema import reset, setup
-    from .search import embed_catalog, search
     from .tenancy import as_store, side_by_side, visible_rows
 
 #: Each public name and the module it comes from.
@@ -37,8 +35,8 @@ _EXPORTS = {
     "LabError": "errors",
     "reset": "schema",
     "setup": "schema",
-    "embed_catalog": "search",
-    "search": "search",
+    "embed_catalog": "product_search",
+    "search": "product_search",
     "as_store": "tenancy",
     "side_by_side": "tenancy",
     "visible_rows": "tenancy",
@@ -75,25 +73,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_EXPORTS})
-
-
-class _Package(types.ModuleType):
-    """``labkit.search`` stays the function even after ``import labkit.search``.
-
-    Importing a submodule sets it as an attribute of its package, which would put
-    the module ``labkit.search`` where the function was; this property keeps the
-    function (the module stays in ``sys.modules`` for ``from labkit.search import``).
-    """
-
-    @property
-    def search(self) -> Any:
-        from .search import search
-
-        return search
-
-    @search.setter
-    def search(self, value: Any) -> None:
-        pass  # the import system setting the submodule: the function stays
-
-
-sys.modules[__name__].__class__ = _Package

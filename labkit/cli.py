@@ -339,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     checked.add_argument("path", help="the .dump file")
     checked.add_argument("--against", metavar="DB", help="compare this (restored) database instead")
     # Commands kept in their own modules register here with add(name, "module:function", help).
+    from .embed_command import add_commands as add_embed_commands  # argparse only
+
+    add_embed_commands(add)  # embed
     return parser
 
 

@@ -18,6 +18,21 @@ SET LOCAL search_path = pg_catalog, public;
 -- which only a superuser may set. Reading one vector loads the library.
 SELECT '[0]'::vector AS load_pgvector;
 
+-- section: embedding_text
+-- What a product's vector is made from: its name, its category and its
+-- description, e.g. "Insulated Cooler, 45 qt (Sports & Outdoors). A rotomolded
+-- ...". Defined once, here: labkit.embed_catalog() embeds this text, and seeding
+-- keeps a product's embedding only while its stored text still equals it.
+CREATE OR REPLACE FUNCTION retail.product_embedding_text(
+    product_name varchar, product_description text, category_name varchar
+) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN product_name
+    || coalesce(' (' || nullif(category_name, '') || ')', '')
+    || coalesce('. ' || nullif(product_description, ''), '');
+REVOKE ALL ON FUNCTION retail.product_embedding_text(varchar, text, varchar) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION retail.product_embedding_text(varchar, text, varchar) TO retail_app;
+
 -- section: offline_index
 -- HNSW with cosine distance (vector_cosine_ops, the <=> operator) for the offline
 -- model. m = 16 is pgvector's default; ef_construction = 128 is twice its default:

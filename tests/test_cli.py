@@ -154,9 +154,9 @@ def test_a_closed_pipe_ends_quietly() -> None:
 
 def test_the_package_keeps_its_names_when_they_load_lazily() -> None:
     probe = (
-        "import labkit, labkit.search, labkit.tenancy\n"
-        "from labkit.search import embedding_text\n"
-        "assert callable(labkit.search) and labkit.search.__module__ == 'labkit.search'\n"
+        "import labkit, labkit.product_search, labkit.tenancy\n"
+        "from labkit.product_search import MODES\n"
+        "assert callable(labkit.search) and labkit.search.__module__ == 'labkit.product_search'\n"
         "assert labkit.as_store is labkit.tenancy.as_store\n"
         "assert labkit.catalog.snapshot and labkit.backup.restore and labkit.LabError\n"
         "assert set(labkit.__all__) <= set(dir(labkit))\n"

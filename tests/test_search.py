@@ -13,7 +13,6 @@ import labkit
 from labkit import contract, embeddings
 from labkit.embeddings import StandIn, to_text
 from labkit.errors import LabError
-from labkit.search import embedding_text
 
 from . import search_data
 from .search_data import NORTH, SOUTH
@@ -87,9 +86,15 @@ def test_a_changed_description_is_embedded_again(catalog: dict, admin: psycopg.C
     assert text is not None and text[0].endswith("Now 20% lighter.")
 
 
-def test_the_text_of_an_embedding() -> None:
-    assert embedding_text("Mug", "A mug.", "Home & Garden") == "Mug (Home & Garden). A mug."
-    assert embedding_text("Mug", None, None) == "Mug"
+def test_the_text_of_an_embedding(admin: psycopg.Connection) -> None:
+    text = "SELECT retail.product_embedding_text(%s, %s, %s)"
+    cases = {
+        ("Mug", "A mug.", "Home & Garden"): "Mug (Home & Garden). A mug.",
+        ("Mug", None, None): "Mug",
+        ("Mug", "", ""): "Mug",
+    }
+    for args, expected in cases.items():
+        assert admin.execute(text, args).fetchone() == (expected,)
 
 
 def test_an_unknown_store_is_refused_before_anything_is_written(catalog: dict) -> None:

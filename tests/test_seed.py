@@ -11,6 +11,7 @@ import pytest
 
 import labkit
 from labkit import contract, sampledata
+from labkit.embeddings import StandIn
 from labkit.errors import LabError
 from labkit.sampledata import load, params, stream
 
@@ -285,6 +286,37 @@ def test_the_same_seed_gives_the_same_rows(admin: psycopg.Connection) -> None:
     sampledata.seed("tiny", seed=11, end=END, quiet=True)
     assert fingerprint(admin) == first
     assert all(first[t] != other[t] for t in load.SAMPLE_TABLES if t != "product_embeddings")
+
+
+def test_embeddings_of_unchanged_texts_survive_a_reseed(admin: psycopg.Connection) -> None:
+    model = StandIn()
+    sampledata.seed("tiny", seed=21, end=END, quiet=True)
+    first = labkit.embed_catalog(embedder=model, progress=False)
+    stored = "SELECT product_id, embedding_text, embedding::text FROM retail.product_embeddings"
+    before = sorted(admin.execute(stored).fetchall())
+    assert sum(first.embedded.values()) == len(before) > 0
+
+    report = sampledata.seed("tiny", seed=21, end=END, quiet=True)
+    assert sorted(admin.execute(stored).fetchall()) == before, "same seed: every vector kept"
+    assert report.rows["product_embeddings"] == len(before)
+    again = labkit.embed_catalog(embedder=model, progress=False)
+    assert sum(again.embedded.values()) == 0 and sum(again.unchanged.values()) == len(before)
+
+    # Another seed: a product keeps its key (store and SKU) but mostly not its
+    # text, and a vector is kept only where the text is still the same.
+    keys = "SELECT store_id, sku, product_id FROM retail.products ORDER BY 1, 2"
+    first_keys = admin.execute(keys).fetchall()
+    sampledata.seed("tiny", seed=22, end=END, quiet=True)
+    assert admin.execute(keys).fetchall() == first_keys
+    kept = admin.execute(
+        "SELECT count(*), count(*) FILTER (WHERE e.embedding_text <> retail.product_embedding_text("
+        "    p.product_name, p.product_description, c.category_name))"
+        " FROM retail.product_embeddings AS e JOIN retail.products AS p USING (store_id, product_id)"
+        " LEFT JOIN retail.product_categories AS c USING (category_id)"
+    ).fetchone()
+    assert kept is not None and kept[1] == 0 and kept[0] < len(before)
+    other = labkit.embed_catalog(embedder=model, progress=False)
+    assert sum(other.embedded.values()) == len(before) - kept[0], "only the new texts"
 
 
 def test_seeding_again_replaces_and_keeps_reference_data(admin: psycopg.Connection) -> None:

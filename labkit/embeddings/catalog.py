@@ -9,13 +9,13 @@ Each store's rows are written in one transaction after all of its vectors are
 ready, so a failure (a missing key, a model error) leaves every store either
 embedded or as it was, never half-done.
 
-What changed is known without reading the texts back: the server hashes each
-stored ``embedding_text`` (sha256) and the hash is compared with the new text's.
+What changed is known without reading the texts back: the database builds each
+product's text (``retail.product_embedding_text``, sql/05) and compares it with
+the text its stored vector was made from.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,10 +28,11 @@ from . import get
 from .base import Embedder, to_text
 
 _PRODUCTS = """
-    SELECT p.product_id, p.product_name, p.product_description, c.category_name,
-           sha256(convert_to(e.embedding_text, 'UTF8'))
+    SELECT p.product_id, t.text, e.embedding_text IS NOT DISTINCT FROM t.text AS unchanged
     FROM retail.products AS p
     LEFT JOIN retail.product_categories AS c USING (category_id)
+    CROSS JOIN LATERAL (SELECT retail.product_embedding_text(
+        p.product_name, p.product_description, c.category_name)) AS t (text)
     LEFT JOIN retail.product_embeddings AS e
       ON e.product_id = p.product_id AND e.embedding_model = %s
     ORDER BY p.product_id
@@ -43,16 +44,6 @@ _UPSERT = """
     ON CONFLICT (product_id, embedding_model) DO UPDATE
         SET embedding_text = EXCLUDED.embedding_text, embedding = EXCLUDED.embedding
 """
-
-
-def embedding_text(name: str, description: str | None, category: str | None) -> str:
-    """What a product's vector is made from: its name, category and description."""
-    head = f"{name} ({category})" if category else name
-    return f"{head}. {description}" if description else head
-
-
-def _digest(text: str) -> bytes:
-    return hashlib.sha256(text.encode()).digest()
 
 
 @dataclass
@@ -69,6 +60,15 @@ class EmbedReport:
     def texts_per_second(self) -> float:
         done = sum(self.embedded.values())
         return done / self.model_seconds if self.model_seconds else 0.0
+
+    def __str__(self) -> str:
+        done, kept = sum(self.embedded.values()), sum(self.unchanged.values())
+        stores = ", ".join(f"{store} {n}" for store, n in self.embedded.items() if n) or "none"
+        rate = f" ({self.texts_per_second:.0f} texts/s)" if done else ""
+        return (
+            f"Embedded {done:,} texts with {self.model} in {self.seconds:.1f} s{rate};"
+            f" {kept:,} unchanged kept; per store: {stores}"
+        )
 
 
 def check_stores(stores: Sequence[str] | None = None) -> list[str]:
@@ -98,10 +98,7 @@ def embed_catalog(
     for store in chosen:
         with tenancy.as_store(store) as conn:
             rows = conn.execute(_PRODUCTS, (model.name,)).fetchall()
-        texts = [
-            (pid, embedding_text(name, text, cat), digest) for pid, name, text, cat, digest in rows
-        ]
-        pending[store] = [(pid, text) for pid, text, digest in texts if digest != _digest(text)]
+        pending[store] = [(pid, text) for pid, text, unchanged in rows if not unchanged]
         report.unchanged[store] = len(rows) - len(pending[store])
     vectors: dict[str, list[str]] = {store: [] for store in chosen}
     total = sum(map(len, pending.values()))

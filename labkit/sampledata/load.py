@@ -6,7 +6,12 @@ write every store's rows; the per-row ``audit_changes`` triggers paused; both
 put back before commit):
 
 1. ``TRUNCATE`` the sample tables: seeding again replaces the data, never adds
-   to it. Stores and categories (reference data) stay.
+   to it. Stores and categories (reference data) stay, and so do the product
+   embeddings whose product came back with the same text: product keys follow
+   from the store and SKU (``tables.product_keys``), so a vector made from a
+   text that did not change is still that product's vector, and the model, by
+   far the slowest part of the lab's set-up, never runs twice for one text.
+   Every other embedding is deleted (``_STALE_EMBEDDINGS``).
 2. Drop the sample tables' keys (foreign, primary, unique) and their other
    indexes, ``COPY`` every table, then add the same keys and indexes back,
    from their own definitions (``pg_get_constraintdef``, ``pg_get_indexdef``).
@@ -58,6 +63,20 @@ SAMPLE_TABLES: tuple[str, ...] = (
     "sales_transaction_items",
     "product_embeddings",
 )
+#: Kept across seedings where still valid: never truncated, its indexes (the
+#: HNSW graphs above all) never dropped and rebuilt.
+KEPT_TABLE = "product_embeddings"
+# An embedding stays only if its product exists with the very text it was made
+# from (retail.product_embedding_text, sql/05, is the one definition of that text).
+_STALE_EMBEDDINGS = """
+    DELETE FROM retail.product_embeddings AS e
+    WHERE NOT EXISTS (
+        SELECT FROM retail.products AS p
+        LEFT JOIN retail.product_categories AS c USING (category_id)
+        WHERE p.store_id = e.store_id AND p.product_id = e.product_id
+          AND e.embedding_text = retail.product_embedding_text(
+                  p.product_name, p.product_description, c.category_name))
+"""
 
 # Foreign keys first (they depend on the primary and unique keys), then the rest.
 _KEYS = """
@@ -112,8 +131,9 @@ _SECONDARY_INDEXES = """
 def indexes_built_at_the_end(conn: psycopg.Connection[Any]) -> Iterator[None]:
     """Drop the sample tables' secondary indexes; build them again, from their
     own definitions, when the block ends without an error."""
+    rebuilt = [table for table in SAMPLE_TABLES if table != KEPT_TABLE]
     indexes = conn.execute(
-        _SECONDARY_INDEXES, {"schema": contract.SCHEMA, "tables": list(SAMPLE_TABLES)}
+        _SECONDARY_INDEXES, {"schema": contract.SCHEMA, "tables": rebuilt}
     ).fetchall()
     for name, _ in indexes:
         conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(contract.SCHEMA, name)))
@@ -158,16 +178,24 @@ def load(
         tables = build(category_ids(conn))
         before = {name: _count(conn, name) for name in SAMPLE_TABLES}
         names = sql.SQL(", ").join(sql.Identifier(contract.SCHEMA, t) for t in SAMPLE_TABLES)
+        replaced = sql.SQL(", ").join(
+            sql.Identifier(contract.SCHEMA, t) for t in SAMPLE_TABLES if t != KEPT_TABLE
+        )
         started = time.perf_counter()
         with (
             keys_checked_at_the_end(conn),
             indexes_built_at_the_end(conn),
             _progress_bar(sum(t.rows for t in tables), quiet) as bar,
         ):
-            conn.execute(sql.SQL("TRUNCATE {}").format(names))
+            # The foreign keys are gone until the block ends, so the embeddings
+            # can outlive their products' rows for a moment, and are checked
+            # against the new ones when the keys come back.
+            conn.execute(sql.SQL("TRUNCATE {}").format(replaced))
             for table in tables:
                 stream.copy_rows(conn, table, bar.update)
                 written[table.name] = table.rows
+            deleted = conn.execute(_STALE_EMBEDDINGS).rowcount
+            written[KEPT_TABLE] = before[KEPT_TABLE] - deleted
         for name in SAMPLE_TABLES:
             metadata = {**about, "rows": written[name], "rows_before": before[name]}
             metadata["load_seconds"] = round(time.perf_counter() - started, 3)

@@ -3,11 +3,15 @@
 This is where the parts meet: customers join no later than the day before
 their first purchase, lifetime value is what they spent (sales minus returns),
 stock levels follow each product's sales, and every row gets its key: a
-UUIDv7 taken from the row's creation time, rows written in that order.
+UUIDv7 taken from the row's creation time, rows written in that order. Products
+are the exception: their key is a name-based UUID (version 5) of the store and
+SKU, so seeding again gives every product the key it had, and the embedding made
+from its text stays valid (``load`` keeps it).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,6 +46,20 @@ def keys_in_time_order(rng: np.random.Generator, utc: Ints) -> tuple[Ints, Bytes
     by_index = np.empty_like(keys)
     by_index[order] = keys
     return order, keys, by_index
+
+
+#: The namespace of product keys: uuid5(PRODUCT_NAMESPACE, "store_id/sku").
+PRODUCT_NAMESPACE = uuid.UUID("6f1d3c2e-5a4b-5c7d-9e8f-0a1b2c3d4e5f")
+
+
+def product_keys(stores: list[str], skus: list[str]) -> Bytes:
+    """Each product's key, 16 bytes: the same store and SKU give the same key
+    in every seeding, whatever the seed or scale."""
+    raw = b"".join(
+        uuid.uuid5(PRODUCT_NAMESPACE, f"{store}/{sku}").bytes
+        for store, sku in zip(stores, skus, strict=True)
+    )
+    return np.frombuffer(raw, dtype=np.uint8).reshape(len(skus), 16).copy()
 
 
 def _array_literal(words: list[str]) -> str:
@@ -122,8 +140,13 @@ def products_table(
     last_sold = np.zeros(n, dtype=np.int64)
     np.maximum.at(last_sold, sales.product, sales.utc[sales.transaction])
     updated = np.maximum(created, last_sold)
-    order, keys, key_of = keys_in_time_order(rng, created)
+    # The time-ordered keys are drawn and set aside, so that the random stream
+    # (and with it every later table's keys) stays what it was.
+    order, _, _ = keys_in_time_order(rng, created)
     pick = order.tolist()
+    store_ids = list(params.STORE_SHARE)
+    key_of = product_keys([store_ids[s] for s in goods.store.tolist()], goods.sku)
+    keys = key_of[order]
     text = {
         name: [getattr(goods, name)[i] for i in pick]
         for name in (

@@ -18,10 +18,10 @@ import psycopg
 
 from . import tenancy
 from .embeddings import Embedder, get, to_text
-from .embeddings.catalog import EmbedReport, embed_catalog, embedding_text
+from .embeddings.catalog import EmbedReport, embed_catalog
 from .errors import LabError
 
-__all__ = ["MODES", "EmbedReport", "embed_catalog", "embedding_text", "search"]
+__all__ = ["MODES", "EmbedReport", "embed_catalog", "search"]
 
 MODES = ("hybrid", "semantic", "keyword")
 #: Reciprocal rank fusion: a product scores 1 / (RRF_K + rank) in each list it is in.
