@@ -1,23 +1,12 @@
 """``labkit backup``: a custom-format dump, the manifest beside it, and retention.
 
-A backup is two files with one timestamped name: ``zava-20250101T120000Z.dump``,
-pg_dump's custom format, compressed already (gzip it again and pg_restore cannot
-read it), and ``zava-20250101T120000Z.json``, the manifest: the dump's size and
-SHA-256, the roles the database needs, and its fingerprint (``fingerprint``).
-
-The dump and the fingerprint describe the same instant: the administrator opens
-a repeatable-read transaction, exports its snapshot, fingerprints the database
-in it, and pg_dump dumps that very snapshot (``--snapshot``).
-
-Roles belong to the server, so pg_dump leaves them out and a restore into a
-fresh server fails on the first ``OWNER TO retail_owner``. The manifest carries
-``sql/00_roles.sql`` as it was (idempotent; a restore applies it first) and the
-name of every role the database refers to.
-
-| variable           | meaning                                         | default                          |
-|--------------------|-------------------------------------------------|----------------------------------|
-| LABKIT_BACKUP_DIR  | where ``labkit backup`` writes                  | ``backups/`` beside the data folder |
-| LABKIT_BACKUP_KEEP | how many backups of a database to keep (0: all) | 10                               |
+``zava-<UTC time>.dump`` is pg_dump's custom format, compressed already (gzip it
+again and pg_restore cannot read it). ``zava-<UTC time>.json``, the manifest,
+holds its size and SHA-256, ``sql/00_roles.sql`` and the roles the database
+refers to (pg_dump leaves roles out; a restore applies the file first), and the
+fingerprint of the very snapshot pg_dump dumped (``--snapshot``).
+LABKIT_BACKUP_DIR moves the folder (default: ``backups/`` beside the data
+folder); LABKIT_BACKUP_KEEP says how many backups of a database stay (10; 0: all).
 """
 
 from __future__ import annotations
@@ -145,10 +134,7 @@ def backup(
 
 
 def folder(settings: Settings, environ: Mapping[str, str] | None = None) -> Path:
-    """Where backups go: LABKIT_BACKUP_DIR, else ``backups/`` beside the data folder.
-
-    Beside, not inside: deleting the data folder to start over keeps the backups.
-    """
+    """LABKIT_BACKUP_DIR, else ``backups/`` beside (not in) the data folder, which may go."""
     chosen = (os.environ if environ is None else environ).get("LABKIT_BACKUP_DIR")
     return Path(chosen).expanduser().resolve() if chosen else settings.data_dir.parent / "backups"
 
@@ -232,10 +218,7 @@ def _dump(lab: db.Target, database: str, snapshot: str, output: Path) -> None:
 
 
 def check_version(name: str, lab: db.Target, server_version_num: int) -> str:
-    """Refuse a client program older than the server; return its version as text.
-
-    pg_dump reads servers of its own major version and older ones, never newer.
-    """
+    """Refuse a client older than the server (pg_dump cannot read newer ones); its version."""
     output = run_client(name, ["--version"], lab, {}, timeout=30).stdout
     found = re.search(r"\(PostgreSQL\) (\d+)(?:\.(\d+))?", output)
     if found is None:
@@ -295,12 +278,8 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
 
 
 def open_backup(path: Backup | Path | str, *, check: bool = True) -> Backup:
-    """A backup file, checked before anything is restored from it.
-
-    Refuses, with what to do: a missing file, a gzipped dump (the lab text's
-    trap), a file that is no custom-format archive, and, when the manifest is
-    there, a file whose size or SHA-256 differs from the one recorded.
-    """
+    """A backup file, refused (saying what to do) when missing, gzipped (the lab text's
+    trap), no custom-format archive, or of another size or SHA-256 than recorded."""
     if isinstance(path, Backup):
         return path
     path = Path(path).expanduser()

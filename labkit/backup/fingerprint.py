@@ -17,7 +17,6 @@ manifest), read from the catalog so it covers whatever the database holds:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -34,20 +33,8 @@ ADMIN_OPTIONS = catalog.CANONICAL + " -c row_security=off -c work_mem=64MB"
 NO_STORE = "(no store)"
 SEARCH_RESULTS = 10
 #: The schema facts checked, in the order a report lists them.
-SCHEMA_CHECKS = (
-    "row security",
-    "policies",
-    "indexes",
-    "functions",
-    "triggers",
-    "constraints",
-    "columns",
-    "grants",
-    "views",
-    "sequences",
-    "schemas",
-    "extensions",
-)
+SCHEMA_CHECKS = ("row security", "policies", "indexes", "functions", "triggers", "constraints")
+SCHEMA_CHECKS += ("columns", "grants", "views", "sequences", "schemas", "extensions")
 # Tables under row-level security that the connected role may read, and
 # whether each has a store_id column.
 _RLS_TABLES = (
@@ -61,21 +48,22 @@ WHERE c.relkind IN ('r', 'p') AND c.relrowsecurity AND pg_catalog.has_table_priv
 ORDER BY 1, 2
 """
 )
-_SEARCH_FUNCTION = """
-SELECT p.oid::regproc::text,
-       array(SELECT pg_catalog.format_type(t, NULL) FROM unnest(p.proargtypes) AS t),
-       coalesce(p.proargnames, '{}')
-FROM pg_catalog.pg_proc AS p JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
-WHERE n.nspname = %s AND p.proname = 'search_products_by_similarity' AND p.pronargs >= 1
-  AND pg_catalog.format_type(p.proargtypes[0], NULL) LIKE '%%vector%%'
-ORDER BY p.pronargs DESC LIMIT 1
-"""
-# The probe: the store's first embedding (by product) of the model most of them use.
-_PROBE = """
-SELECT e.embedding, e.embedding_model FROM retail.product_embeddings AS e
-WHERE e.embedding_model = (SELECT m.embedding_model FROM retail.product_embeddings AS m
-                           GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1)
-ORDER BY e.product_id, e.embedding_id LIMIT 1
+_READY = (
+    "SELECT to_regclass('retail.stores') IS NOT NULL"
+    " AND to_regprocedure('retail.set_store_context(varchar)') IS NOT NULL"
+)
+_STORES = "SELECT store_id FROM retail.stores WHERE is_active ORDER BY store_id"
+# The store's first embedding (by product) of the model most embeddings use, searched
+# with the lab's function (its named arguments), every result above -1 similarity.
+_SEARCH = """
+SELECT r.product_id::text, round(r.similarity_score::numeric, 6)::text
+FROM (SELECT e.embedding, e.embedding_model FROM retail.product_embeddings AS e
+      WHERE e.embedding_model = (SELECT m.embedding_model FROM retail.product_embeddings AS m
+                                 GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1)
+      ORDER BY e.product_id, e.embedding_id LIMIT 1) AS probe,
+LATERAL retail.search_products_by_similarity(
+    search_embedding => probe.embedding, similarity_threshold => -1,
+    max_results => %s, embedding_model => probe.embedding_model) AS r
 """
 _CAST = re.compile(r'::(?:"[^"]+"|[a-z_][a-z0-9_ ]*?)(?:\[\])?(?=[^a-z0-9_ ]|$)')
 _PUNCTUATION = re.compile(r"[()\s]")
@@ -140,8 +128,8 @@ def take_in_snapshot(
 
 
 def _behaviour(lab: db.Target, database: str, into: Fingerprint, snapshot: str) -> None:
-    """Isolation and search as mcp_user, in ``snapshot``; rolled back at the end
-    (``set_store_context`` writes an audit row each time, which must not stay)."""
+    """Isolation and search as mcp_user, in ``snapshot``: with no store, then as each
+    store. Rolled back at the end (``set_store_context`` writes audit rows)."""
     try:
         params = lab.params(contract.APP_ROLE, dbname=database)
         conn = psycopg.connect(**params, options=catalog.CANONICAL, autocommit=True)
@@ -152,16 +140,28 @@ def _behaviour(lab: db.Target, database: str, into: Fingerprint, snapshot: str) 
     with conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-        ready = scalar(
-            conn,
-            "SELECT to_regclass('retail.stores') IS NOT NULL"
-            " AND to_regprocedure('retail.set_store_context(varchar)') IS NOT NULL",
-        )
-        if ready:
-            query = "SELECT store_id FROM retail.stores WHERE is_active ORDER BY store_id"
-            stores = [store for (store,) in conn.execute(query)]
-            _isolation(conn, stores, into)
-            _search(conn, stores, into)
+        if scalar(conn, _READY):
+            stores = [store for (store,) in conn.execute(_STORES)]
+            tables = conn.execute(_RLS_TABLES).fetchall()
+            into.isolation, into.search, errors = {f"{s}.{t}": {} for s, t, _ in tables}, {}, []
+            conn.execute("SELECT pg_catalog.set_config(%s, '', true)", (contract.STORE_SETTING,))
+            for store in [NO_STORE, *stores]:
+                if store != NO_STORE:
+                    conn.execute("SELECT retail.set_store_context(%s)", (store,))
+                for schema_name, table, has_store in tables:
+                    foreign = "count(*) FILTER (WHERE store_id IS DISTINCT FROM %s)"
+                    query = sql.SQL("SELECT count(*), {} FROM {}").format(
+                        sql.SQL(foreign if has_store else "0"), sql.Identifier(schema_name, table)
+                    )
+                    seen, other = conn.execute(query, [store] if has_store else None).fetchone()
+                    into.isolation[f"{schema_name}.{table}"][store] = seen
+                    # With no store, every visible row is a leak; with one, another store's.
+                    into.leaks += seen if store == NO_STORE else other
+                if store != NO_STORE:
+                    _search(conn, store, into.search, errors)
+            if errors:
+                into.search = None
+                into.notes["search"] = f"the search failed ({'; '.join(errors)})"
         else:
             into.notes["isolation"] = into.notes["search"] = (
                 "there is no retail.stores or retail.set_store_context to act for a store"
@@ -169,84 +169,20 @@ def _behaviour(lab: db.Target, database: str, into: Fingerprint, snapshot: str) 
         conn.execute("ROLLBACK")
 
 
-def _each_store(
-    conn: psycopg.Connection[Any], stores: list[str], action: Callable[[str], None]
+def _search(
+    conn: psycopg.Connection[Any], store: str, results: dict[str, list[str]], errors: list[str]
 ) -> None:
-    """Run ``action`` with no store, then as each store (set_store_context)."""
-    conn.execute("SELECT pg_catalog.set_config(%s, '', true)", (contract.STORE_SETTING,))
-    action(NO_STORE)
-    for store in stores:
-        conn.execute("SELECT retail.set_store_context(%s)", (store,))
-        action(store)
-
-
-def _isolation(conn: psycopg.Connection[Any], stores: list[str], into: Fingerprint) -> None:
-    tables = conn.execute(_RLS_TABLES).fetchall()
-    isolation: dict[str, dict[str, int]] = {f"{s}.{t}": {} for s, t, _ in tables}
-    leaks = 0
-
-    def count(store: str) -> None:
-        nonlocal leaks
-        for schema_name, table, has_store in tables:
-            other = sql.SQL("0")
-            if has_store:
-                other = sql.SQL("count(*) FILTER (WHERE store_id IS DISTINCT FROM %(store)s)")
-            query = sql.SQL("SELECT count(*), {} FROM {}").format(
-                other, sql.Identifier(schema_name, table)
-            )
-            params = {"store": store} if has_store else None
-            seen, foreign = conn.execute(query, params).fetchone() or (0, 0)
-            isolation[f"{schema_name}.{table}"][store] = seen
-            # With no store, every visible row is a leak; with one, another store's rows.
-            leaks += seen if store == NO_STORE else foreign
-
-    _each_store(conn, stores, count)
-    into.isolation, into.leaks = isolation, leaks
-
-
-def _search(conn: psycopg.Connection[Any], stores: list[str], into: Fingerprint) -> None:
-    """Top results per store, for the first embedding of the store's most used model."""
-    found = conn.execute(_SEARCH_FUNCTION, (contract.SCHEMA,)).fetchone()
-    if found is None:
-        into.notes["search"] = "retail.search_products_by_similarity(vector, ...) does not exist"
+    """The store's top results for its first embedding of the most used model."""
+    try:
+        with conn.transaction():  # a savepoint: an error must not end the transaction
+            rows = conn.execute(_SEARCH, [SEARCH_RESULTS]).fetchall()
+    except psycopg.Error as error:
+        errors.append(f"{store}: {error.diag.message_primary or error}")
         return
-    if not scalar(conn, "SELECT to_regclass('retail.product_embeddings') IS NOT NULL"):
-        into.notes["search"] = "there is no retail.product_embeddings table"
-        return
-    function, types, names = found
-    values = [sql.SQL("probe.embedding"), sql.Literal(-1), sql.Literal(SEARCH_RESULTS)]
-    if len(types) >= 4 and names[3:4] == ["embedding_model"]:
-        values.append(sql.SQL("probe.embedding_model"))  # the lab's optional 4th argument
-    arguments = sql.SQL(", ").join(
-        sql.SQL("{}::{}").format(value, sql.SQL(type_name))
-        for value, type_name in zip(values, types, strict=False)
-    )
-    query = sql.SQL(
-        "SELECT r.product_id::text, round(r.similarity_score::numeric, 6)::text"
-        " FROM ({probe}) AS probe, LATERAL {function}({arguments}) AS r"
-    ).format(probe=sql.SQL(_PROBE), function=sql.SQL(function), arguments=arguments)
-    results: dict[str, list[str]] = {}
-    errors: list[str] = []
-
-    def search(store: str) -> None:
-        if store == NO_STORE:
-            return
-        try:
-            with conn.transaction():  # a savepoint: an error must not end the transaction
-                rows = conn.execute(query).fetchall()
-        except psycopg.Error as error:
-            errors.append(f"{store}: {error.diag.message_primary or error}")
-            return
-        # Best first; equal scores by product, so ties cannot reorder two copies.
-        rows.sort(key=lambda row: (-float(row[1]), row[0]))
-        if rows:
-            results[store] = [f"{product} {score}" for product, score in rows]
-
-    _each_store(conn, stores, search)
-    if errors:
-        into.notes["search"] = f"the search function failed ({'; '.join(errors)})"
-    else:
-        into.search = results
+    # Best first; equal scores by product, so ties cannot reorder two copies.
+    rows.sort(key=lambda row: (-float(row[1]), row[0]))
+    if rows:
+        results[store] = [f"{product} {score}" for product, score in rows]
 
 
 @dataclass(frozen=True)

@@ -334,11 +334,9 @@ def _sql(template: str, *names: str) -> sql.Composed:
     return sql.SQL(template).format(*map(sql.Identifier, names))
 
 
-@contextmanager
-def _maintenance(lab: db.Target) -> Iterator[psycopg.Connection[Any]]:
+def _maintenance(lab: db.Target) -> psycopg.Connection[Any]:
     """The administrator on the maintenance database, outside any transaction."""
-    with psycopg.connect(**lab.params(dbname="postgres"), autocommit=True) as conn:
-        yield conn
+    return psycopg.connect(**lab.params(dbname="postgres"), autocommit=True)
 
 
 @contextmanager
