@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 Handler = Callable[[argparse.Namespace], int]
 #: ``add(name, handler, help)``: registers a command and returns its parser for arguments.
@@ -24,6 +25,15 @@ EPILOG = (
     "Run labkit COMMAND --help for a command's options. Typical use: labkit up, "
     "labkit setup, labkit seed, labkit status, labkit down."
 )
+
+
+def _clean_up_drills(lab: Any, *, server_running: bool = True) -> None:
+    """Remove what interrupted point-in-time-recovery drills left, and say so."""
+    from .backup import leftovers
+
+    found = leftovers.clean_up(lab if server_running else None)
+    if found:
+        print("drills:     " + str(found).replace("\n", "\n            "))
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -44,6 +54,7 @@ def _up(args: argparse.Namespace) -> int:
     print(f"Server {verb} on {db.LISTEN_ADDRESS}:{status.port} (data: {status.data_dir})")
     if created:
         print(f"Created database {lab.database}; run `labkit setup` to apply the schema.")
+    _clean_up_drills(lab)
     return 0
 
 
@@ -54,6 +65,7 @@ def _down(args: argparse.Namespace) -> int:
     if not lab.embedded:
         print("DATABASE_URL is set: labkit down only stops the embedded server; nothing to do.")
         return 0
+    _clean_up_drills(lab, server_running=lab.server.status().running)
     stopped = lab.server.stop()
     print("Server stopped." if stopped else "Server was not running.")
     return 0
@@ -72,6 +84,7 @@ def _status(args: argparse.Namespace) -> int:
             if lab.server.stopped_on_purpose():
                 print("            stopped by `labkit down`: connections wait for `labkit up`")
             print("Start it with: labkit up")
+            _clean_up_drills(lab, server_running=False)
             return 3
         print(f"address:    {db.LISTEN_ADDRESS}:{status.port}")
         print(f"socket dir: {status.socket_dir or '(none)'}")
@@ -93,6 +106,7 @@ def _status(args: argparse.Namespace) -> int:
         tail = lab.server.log_tail(5)
         if tail:
             print("log tail:\n  " + tail.replace("\n", "\n  "))
+    _clean_up_drills(lab)
     return 0
 
 

@@ -36,6 +36,9 @@ LISTEN_ADDRESS = "127.0.0.1"
 #: Settings fixed when the cluster is created. pg_stat_statements must be
 #: preloaded or its views raise an error (the lab text's slow_queries trap).
 INIT_SETTINGS = ("shared_preload_libraries=pg_stat_statements",)
+#: How much WAL a replication slot may hold back (pg_wal would otherwise grow without
+#: limit behind a slot that nothing reads).
+MAX_SLOT_WAL_KEEP_SIZE = "512MB"
 #: Written by ``labkit down`` into the data folder, removed by ``labkit up``.
 STOPPED_MARKER = "stopped-by-labkit-down"
 _UNIX_SOCKET_PATH_MAX = 100  # sun_path is 104-108 bytes, depending on the OS
@@ -224,6 +227,9 @@ class EmbeddedServer:
             f"listen_addresses = '{LISTEN_ADDRESS}'",
             f"port = {port}",
             f"unix_socket_directories = '{conf_quote(str(socket_dir or ''))}'",
+            # A replication slot nobody reads (a drill whose kernel was stopped) may
+            # keep at most this much WAL; beyond it the server drops the slot's claim.
+            f"max_slot_wal_keep_size = '{MAX_SLOT_WAL_KEEP_SIZE}'",
         ]
         (self.pgdata / "labkit.conf").write_text("\n".join(lines) + "\n", encoding="utf-8")
         result = self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.log_file))

@@ -14,6 +14,12 @@ replaying the WAL, to a named restore point set just before an accident::
         copy.execute("SELECT ...")
     pit.close()                           # the copy's files removed
 
+Every step can be repeated: the same restore point again, ``finish()`` again, the
+copy recovered to the same point again, ``close()`` again all change nothing, and
+``Drill.start()`` closes the drill this process had open. A drill interrupted at
+any point (a stopped kernel) leaves a folder and a slot that ``labkit up``,
+``status`` and ``down`` remove (``leftovers``).
+
 Server programs and the copy run as the service account when labkit runs as
 root (PostgreSQL refuses root), like the lab's own server.
 """
@@ -22,7 +28,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import secrets
 import shlex
 import shutil
 import signal
@@ -34,16 +39,18 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 
 from .. import binaries, db
 from ..errors import LabError
 from ..server import LISTEN_ADDRESS, conf_quote, free_port, port_in_use
+from . import leftovers
 
 #: Replication slots of the drill are named so; leftovers are dropped at the next one.
-SLOT_PREFIX = "labkit_pitr_"
+SLOT_PREFIX = leftovers.SLOT_PREFIX
+_AGAIN = "Start a new drill: run the cell with Drill.start() again, then the ones after it"
 
 
 @dataclass
@@ -55,7 +62,13 @@ class Drill:
     seconds: float = 0.0
     segments: list[str] = field(default_factory=list)
     recovery_seconds: float = 0.0
+    restore_points: dict[str, str] = field(default_factory=dict)
+    recovered_to: str | None = None
+    finished: bool = False
+    closed: bool = False
     _streaming: ExitStack = field(default_factory=ExitStack)
+    #: The drills this process has open; a new one closes them (one at a time).
+    _open: ClassVar[list[Drill]] = []
 
     @property
     def base(self) -> Path:
@@ -67,8 +80,18 @@ class Drill:
 
     @classmethod
     def start(cls) -> Drill:
-        """Stream WAL into an archive, then take a base backup (``pg_basebackup -c fast``)."""
-        drill = cls(db.ensure_server(), Path(tempfile.mkdtemp(prefix="labkit-pitr-")))
+        """Stream WAL into an archive, then take a base backup (``pg_basebackup -c fast``).
+
+        Closes the drill this process had open, and removes what interrupted drills
+        left behind, first.
+        """
+        for earlier in list(cls._open):
+            earlier.close()
+        lab = db.ensure_server()
+        leftovers.clean_up(lab)
+        drill = cls(lab, Path(tempfile.mkdtemp(prefix=leftovers.FOLDER_PREFIX)))
+        leftovers.claim(drill.root)
+        cls._open.append(drill)
         atexit.register(drill.close)  # a kernel that stops mid-drill leaves nothing running
         try:
             drill.archive.mkdir()
@@ -89,26 +112,61 @@ class Drill:
         return sum(f.stat().st_size for f in self.base.rglob("*") if f.is_file())
 
     def restore_point(self, name: str) -> str:
-        """Name this moment in the WAL (``pg_create_restore_point``); returns its LSN."""
+        """Name this moment in the WAL (``pg_create_restore_point``); returns its LSN.
+
+        A name this drill has set already keeps its first moment (recovery stops at
+        the first point of a name), so calling this again changes nothing.
+        """
+        if name in self.restore_points:
+            return self.restore_points[name]
+        self._check_open()
+        if self.finished:
+            raise LabError(
+                f"This drill has stopped streaming WAL, so a restore point {name!r} set now"
+                " would not be in its archive",
+                _AGAIN,
+            )
         with self._admin() as conn:
             row = conn.execute("SELECT pg_catalog.pg_create_restore_point(%s)::text", (name,))
-            return str((row.fetchone() or [""])[0])
+            self.restore_points[name] = str((row.fetchone() or [""])[0])
+        return self.restore_points[name]
 
     def finish(self) -> list[str]:
-        """Archive the current WAL segment whole, stop streaming; the archived segments."""
+        """Archive the current WAL segment whole, stop streaming; the archived segments.
+
+        Again, once finished: the same segments, nothing done.
+        """
+        if self.finished:
+            return self.segments
+        self._check_open()
         with self._admin() as conn:
             row = conn.execute("SELECT pg_catalog.pg_walfile_name(pg_catalog.pg_switch_wal())")
             segment = str((row.fetchone() or [""])[0])
         log = self.root / "pg_receivewal.log"
         _wait_for(lambda: (self.archive / segment).is_file(), None, log, f"WAL segment {segment}")
         self._streaming.close()
+        self.finished = True
         self.segments = sorted(p.name for p in self.archive.iterdir())
         return self.segments
 
     @contextmanager
     def recovered(self, target_name: str) -> Iterator[psycopg.Connection[Any]]:
         """The base backup started as a second server, replayed up to the restore point
-        ``target_name``: the administrator connected to its copy of the lab database."""
+        ``target_name``: the administrator connected to its copy of the lab database.
+
+        Again with the same point: the copy, recovered already, starts once more.
+        """
+        self._check_open()
+        if not self.finished:
+            raise LabError(
+                "The drill is still streaming WAL", "Call finish() first, then recovered()"
+            )
+        if self.recovered_to not in (None, target_name):
+            raise LabError(
+                f"This drill's copy was recovered to {self.recovered_to!r} already, and a"
+                f" recovered copy cannot go back to {target_name!r}",
+                _AGAIN,
+            )
         started = time.perf_counter()
         with (
             self._recovered_copy(target_name, free_port()) as params,
@@ -118,9 +176,15 @@ class Drill:
             yield conn
 
     def close(self) -> None:
-        """Stop streaming (if still on) and remove the workspace."""
+        """Stop streaming (if still on) and remove the workspace. Again: nothing to do."""
         self._streaming.close()
         shutil.rmtree(self.root, ignore_errors=True)
+        self.closed = True
+        Drill._open[:] = [drill for drill in Drill._open if drill is not self]
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise LabError("This drill is closed and its files are gone", _AGAIN)
 
     def _admin(self) -> psycopg.Connection[Any]:
         return psycopg.connect(**self.lab.params(), autocommit=True)
@@ -138,16 +202,10 @@ class Drill:
         the archive would have a hole. The slot is dropped at the end, since a
         forgotten slot keeps WAL on the server's disk forever.
         """
-        slot = f"{SLOT_PREFIX}{secrets.token_hex(4)}"
+        slot = leftovers.slot_name(self.root)
         log = self.root / "pg_receivewal.log"
         query = "SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = %s"
         with self._admin() as conn:
-            # Slots an earlier drill left behind when it was killed.
-            conn.execute(
-                "SELECT pg_catalog.pg_drop_replication_slot(slot_name)"
-                " FROM pg_catalog.pg_replication_slots WHERE slot_name LIKE %s AND NOT active",
-                (SLOT_PREFIX.replace("_", "\\_") + "%",),
-            )
             conn.execute("SELECT pg_catalog.pg_create_physical_replication_slot(%s, true)", (slot,))
 
             def active() -> bool:
@@ -219,15 +277,8 @@ class Drill:
             "recovery_target_name": target_name,
             "recovery_target_action": "promote",
         }
-        (self.base / "recovery.signal").touch()
-        with (self.base / "postgresql.auto.conf").open("a", encoding="utf-8") as conf:
-            conf.writelines(f"{name} = '{conf_quote(value)}'\n" for name, value in settings.items())
-        if binaries.running_as_root():
-            # chown only: hand_over would also open the data folder's mode, which the
-            # server refuses (it wants 0700 or 0750).
-            account = binaries.service_account(self.lab.settings)
-            for path in (self.base / "recovery.signal", self.base / "postgresql.auto.conf"):
-                os.chown(path, account["user"], account["group"])
+        if self.recovered_to is None:  # else: recovered and promoted already; just start it
+            self._configure_recovery(settings)
         log = self.root / "recovered.log"
         options = f"-p {port} -c unix_socket_directories=''"
         ctl = ["-D", str(self.base), "-l", str(log), "-o", options, "-w", "-t", "60"]
@@ -243,10 +294,22 @@ class Drill:
                     return not (row and row[0])
 
                 _wait_for(promoted, None, log, "The recovered copy")
+            self.recovered_to = target_name
             yield params
         finally:
             stop = ["-D", str(self.base), "stop", "-m", "fast", "-w"]
             binaries.run_server_program("pg_ctl", stop, self.lab.settings)
+
+    def _configure_recovery(self, settings: dict[str, str]) -> None:
+        (self.base / "recovery.signal").touch()
+        with (self.base / "postgresql.auto.conf").open("a", encoding="utf-8") as conf:
+            conf.writelines(f"{name} = '{conf_quote(value)}'\n" for name, value in settings.items())
+        if binaries.running_as_root():
+            # chown only: hand_over would also open the data folder's mode, which the
+            # server refuses (it wants 0700 or 0750).
+            account = binaries.service_account(self.lab.settings)
+            for path in (self.base / "recovery.signal", self.base / "postgresql.auto.conf"):
+                os.chown(path, account["user"], account["group"])
 
 
 def _wait_for(
@@ -256,7 +319,10 @@ def _wait_for(
     deadline = time.monotonic() + 60
     while not ready():
         if (process and process.poll() is not None) or time.monotonic() > deadline:
-            raise LabError(f"{name} did not get ready: {_tail(log)}", "Run it again")
+            raise LabError(
+                f"{name} did not get ready within 60 s: {_tail(log)}",
+                f"Its log is {log}. {_AGAIN}",
+            )
         time.sleep(0.02)
 
 
