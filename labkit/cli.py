@@ -29,7 +29,7 @@ EPILOG = (
 
 def _clean_up_drills(lab: Any, *, server_running: bool = True) -> None:
     """Remove what interrupted point-in-time-recovery drills left, and say so."""
-    from .backup import leftovers
+    from . import leftovers
 
     found = leftovers.clean_up(lab if server_running else None)
     if found:

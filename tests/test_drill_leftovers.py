@@ -13,8 +13,7 @@ import psycopg
 import pytest
 
 import labkit
-from labkit import db
-from labkit.backup import leftovers
+from labkit import db, leftovers
 from labkit.server import MAX_SLOT_WAL_KEEP_SIZE
 
 from .helpers import run_labkit

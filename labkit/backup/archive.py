@@ -29,6 +29,7 @@ from psycopg.conninfo import make_conninfo
 from .. import binaries, db, schema
 from ..errors import LabError
 from ..settings import Settings
+from ..sizes import human_size
 from . import fingerprint
 
 SUFFIX = ".dump"
@@ -356,12 +357,3 @@ def prune(directory: Path, database: str, keep_newest: int) -> list[Path]:
         old.manifest_path.unlink(missing_ok=True)
         removed.append(old.path)
     return removed
-
-
-def human_size(size: float) -> str:
-    """``2.1 MB``: decimal units, as file managers show them."""
-    for unit in ("B", "kB", "MB"):
-        if size < 1000:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} GB"

@@ -43,10 +43,9 @@ from typing import Any, ClassVar
 
 import psycopg
 
-from .. import binaries, db
+from .. import binaries, db, leftovers
 from ..errors import LabError
 from ..server import LISTEN_ADDRESS, conf_quote, free_port, port_in_use
-from . import leftovers
 
 #: Replication slots of the drill are named so; leftovers are dropped at the next one.
 SLOT_PREFIX = leftovers.SLOT_PREFIX

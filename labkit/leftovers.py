@@ -1,6 +1,6 @@
 """What interrupted point-in-time-recovery drills leave behind, found and removed.
 
-A drill (``labkit.backup.Drill``) works in a folder ``<tmp>/labkit-pitr-<id>`` and
+A drill (``labkit.backup.Drill``, in ``backup/pitr.py``) works in a folder ``<tmp>/labkit-pitr-<id>`` and
 streams WAL through the replication slot ``labkit_pitr_<id>`` of the same id. The
 folder holds ``owner.json``, the process that runs the drill. When that process
 is gone (a stopped kernel, a crash), the folder and the slot are leftovers: the
@@ -23,7 +23,8 @@ from typing import Any
 
 import psycopg
 
-from .. import binaries, db
+from . import binaries, db
+from .sizes import human_size
 
 FOLDER_PREFIX = "labkit-pitr-"
 SLOT_PREFIX = "labkit_pitr_"
@@ -46,8 +47,6 @@ class Leftovers:
         return bool(self.removed or self.running)
 
     def __str__(self) -> str:
-        from .archive import human_size
-
         lines = []
         if self.removed:
             lines.append(
@@ -136,7 +135,7 @@ def clean_up(lab: db.Target | None = None) -> Leftovers:
         _stop_recovered_copy(root, lab)
         shutil.rmtree(root, ignore_errors=True)
         if not root.exists():
-            found.removed.append(f"folder {root} ({_human(size)})")
+            found.removed.append(f"folder {root} ({human_size(size)})")
             found.removed_bytes += size
     if lab is not None:
         _drop_stale_slots(lab, alive, found)
@@ -163,7 +162,7 @@ def _drop_stale_slots(lab: db.Target, alive: set[str], found: Leftovers) -> None
                 conn.execute("SELECT pg_catalog.pg_drop_replication_slot(%s)", (name,))
             except psycopg.Error:
                 continue  # taken again meanwhile; the next clean-up sees it
-            found.removed.append(f"replication slot {name} (held {_human(int(held))} of WAL)")
+            found.removed.append(f"replication slot {name} (held {human_size(int(held))} of WAL)")
             found.removed_bytes += int(held)
 
 
@@ -186,9 +185,3 @@ def _stop_recovered_copy(root: Path, lab: db.Target | None) -> None:
     binaries.run_server_program(
         "pg_ctl", ["-D", str(base), "stop", "-m", "immediate", "-w", "-t", "30"], settings
     )
-
-
-def _human(size: int) -> str:
-    from .archive import human_size
-
-    return human_size(size)
