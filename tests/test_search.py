@@ -107,25 +107,31 @@ def test_an_unknown_store_is_refused_before_anything_is_written(catalog: dict) -
     assert _rows_of("labkit-word-hash-64") == 0
 
 
-class _FailsOnSecondBatch(StandIn):
+class _FailsAfterTheFirstStore(StandIn):
+    """Embeds the first store's products, then fails on the next batch (the second store's)."""
+
     batch_size = 4
 
-    def __init__(self) -> None:
+    def __init__(self, first_store: int) -> None:
         super().__init__(16)
-        self.calls = 0
+        self.first_store, self.texts = first_store, 0
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        self.calls += 1
-        if self.calls == 2:
+        if self.texts >= self.first_store:
             raise LabError("The model stopped halfway", "Try again")
+        self.texts += len(texts)
         return super()._embed(texts)
 
 
 def test_a_model_failure_leaves_every_store_as_it_was(catalog: dict) -> None:
-    failing = _FailsOnSecondBatch()
+    """Even the store whose products were all embedded before the failure: a version
+    that wrote store by store would keep that store's rows."""
+    first = search_data.STORES[0]
+    failing = _FailsAfterTheFirstStore(len(catalog[first]))
     with pytest.raises(LabError, match="stopped halfway"):
         labkit.embed_catalog(search_data.STORES, failing, progress=False)
-    assert failing.calls == 2 and _rows_of(failing.name) == 0
+    assert failing.texts == len(catalog[first]) > failing.batch_size  # first store done
+    assert _rows_of(failing.name) == 0
 
 
 def _rows_of(model: str) -> int:
