@@ -64,7 +64,10 @@ def test_the_labs_dependencies_are_declared() -> None:
 def test_docker_compose_runs_pgvector_with_pg_stat_statements() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
     service = compose["services"]["db"]
-    assert re.fullmatch(r"pgvector/pgvector:pg1[78]", service["image"])
+    # pgvector's version pinned in the tag, on PostgreSQL 18 like the embedded server
+    assert re.fullmatch(
+        r"pgvector/pgvector:0\.(8|9)\.\d+-pg18(-trixie|-bookworm)?", service["image"]
+    )
     assert "shared_preload_libraries=pg_stat_statements" in service["command"]
     assert "pg_isready" in " ".join(service["healthcheck"]["test"])
     volume = service["volumes"][0].split(":")[0]
