@@ -362,12 +362,16 @@ def test_every_per_store_table_is_forced(admin: psycopg.Connection) -> None:
 
 def test_every_function_pins_its_search_path(admin: psycopg.Connection) -> None:
     functions = admin.execute(
-        "SELECT p.oid::regprocedure::text, p.prosecdef, p.proconfig FROM pg_catalog.pg_proc AS p"
-        " WHERE p.pronamespace = 'retail'::regnamespace"
+        "SELECT p.oid::regprocedure::text, p.prosecdef, p.proconfig, p.prosqlbody IS NOT NULL"
+        " FROM pg_catalog.pg_proc AS p WHERE p.pronamespace = 'retail'::regnamespace"
     ).fetchall()
-    assert any(definer for _, definer, _ in functions)
-    for name, _, config in functions:
-        assert config and any(c.startswith("search_path=pg_catalog") for c in config), name
+    assert any(definer for _, definer, _, _ in functions)
+    for name, definer, config, parsed in functions:
+        paths = [c for c in config or [] if c.startswith("search_path=")]
+        # A SQL-standard body (RETURN ...) is parsed when created: no lookup at call time.
+        assert parsed or (paths and paths[0].startswith("search_path=pg_catalog")), name
+        if definer:  # it runs as its owner: nothing a caller can create may be found first
+            assert paths == ["search_path=pg_catalog, pg_temp"], name
 
 
 def test_policies_read_the_setting_once_per_statement(rows: dict) -> None:
