@@ -102,6 +102,10 @@ def _status(args: argparse.Namespace) -> int:
         ).fetchone()
     print(f"PostgreSQL: {version[0] if version else '?'}")
     print(f"pgvector:   {vector[0] if vector else 'not available'}")
+    from .mcp import state
+
+    if served := state.running():
+        print(f"MCP server: {served['url']} (pid {served['pid']}; stop it with Ctrl-C or kill)")
     if lab.embedded:
         tail = lab.server.log_tail(5)
         if tail:
@@ -356,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .embed_command import add_commands as add_embed_commands  # argparse only
 
     add_embed_commands(add)  # embed
+    from .mcp.commands import add_commands as add_mcp_commands  # argparse only
+
+    add_mcp_commands(add)  # mcp serve, mcp token
     return parser
 
 

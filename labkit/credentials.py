@@ -35,6 +35,13 @@ class PasswordStore:
             self._write(passwords)
         return passwords[role]
 
+    def rotate(self, role: str) -> str:
+        """A new password (or token) for ``role``, replacing the old one."""
+        passwords = self._read()
+        passwords[role] = secrets.token_urlsafe(24)
+        self._write(passwords)
+        return passwords[role]
+
     def _write(self, passwords: dict[str, str]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_suffix(".tmp")

@@ -1,0 +1,75 @@
+"""The HTTP server in the background, for notebooks: started, waited for, and always stopped.
+
+``start()`` runs ``labkit mcp serve --http`` as a child process that also stops by
+itself when the process that started it ends (a kernel that died), and is stopped
+at exit; while it runs, ``labkit status`` shows it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from ..errors import LabError
+from . import http
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((http.HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Background:
+    """A running HTTP server: its URL, and ``stop()``."""
+
+    port: int
+    process: subprocess.Popen[bytes] = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        return http.url(self.port)
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> int:
+        """Stop the server (as Ctrl-C does) and wait for it; returns its exit code."""
+        if self.running:
+            self.process.send_signal(2)  # SIGINT: a clean shutdown
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return int(self.process.returncode)
+
+
+def start(port: int | None = None, *, timeout: float = 30.0) -> Background:
+    """Start the HTTP server and wait until it accepts connections."""
+    port = port or free_port()
+    command = [sys.executable, "-m", "labkit", "mcp", "serve", "--http", "--port", str(port)]
+    command += ["--exit-with", str(os.getpid())]
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    server = Background(port, process)
+    atexit.register(server.stop)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not server.running:
+            raise LabError(
+                f"The MCP server stopped at start (exit code {process.returncode})",
+                "Read its message above; is the port taken? Try another with start(port=...)",
+            )
+        with contextlib.suppress(OSError), socket.create_connection((http.HOST, port), 0.2):
+            return server
+        time.sleep(0.1)
+    server.stop()
+    raise LabError(f"The MCP server did not start within {timeout:.0f} s", "Check `labkit status`")
