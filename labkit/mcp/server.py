@@ -8,6 +8,9 @@ store argument, so nothing the model writes can choose one.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import sys
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -19,6 +22,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
+from .. import tenancy
 from ..errors import LabError
 from . import database, products, schemas
 from .tokens import StoreTokenVerifier, check_store
@@ -150,6 +154,18 @@ def token_store(ctx: Context) -> str:
 
 
 def serve_stdio(store: str) -> None:
-    """Serve ``store`` on stdin/stdout until the client closes them."""
+    """Serve ``store`` on stdin/stdout until the client closes them, or Ctrl-C."""
     server = build(fixed_store(store))
+    # The transport reads stdin in a thread that no cancellation can interrupt, so on
+    # Ctrl-C asyncio's own handler would wait for a line that never comes: close the
+    # database connections and leave instead.
+    signal.signal(signal.SIGINT, _leave)
+    signal.signal(signal.SIGTERM, _leave)
     anyio.run(server.run_stdio_async)
+    tenancy.close_pools()
+
+
+def _leave(signum: int, frame: object) -> None:
+    tenancy.close_pools()
+    sys.stderr.flush()
+    os._exit(128 + signum)
