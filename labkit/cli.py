@@ -80,6 +80,7 @@ def _status(args: argparse.Namespace) -> int:
         print(f"server:     embedded, {'running' if status.running else 'stopped'}")
         print(f"data dir:   {status.data_dir}")
         print(f"log:        {status.log_file}")
+        _show_mcp_server()
         if not status.running:
             if lab.server.stopped_on_purpose():
                 print("            stopped by `labkit down`: connections wait for `labkit up`")
@@ -92,6 +93,7 @@ def _status(args: argparse.Namespace) -> int:
         params = lab.params()
         print("server:     external (DATABASE_URL)")
         print(f"address:    {params.get('host')}:{params.get('port', '5432')}")
+        _show_mcp_server()
     print(f"database:   {lab.database}")
     with db.connect() as conn:
         version = conn.execute("SHOW server_version").fetchone()
@@ -102,16 +104,19 @@ def _status(args: argparse.Namespace) -> int:
         ).fetchone()
     print(f"PostgreSQL: {version[0] if version else '?'}")
     print(f"pgvector:   {vector[0] if vector else 'not available'}")
-    from .mcp import state
-
-    if served := state.running():
-        print(f"MCP server: {served['url']} (pid {served['pid']}; stop it with Ctrl-C or kill)")
     if lab.embedded:
         tail = lab.server.log_tail(5)
         if tail:
             print("log tail:\n  " + tail.replace("\n", "\n  "))
     _clean_up_drills(lab)
     return 0
+
+
+def _show_mcp_server() -> None:
+    from .mcp import state  # the state file only, not the MCP SDK
+
+    for served in state.running():
+        print(f"MCP server: {served['url']} (pid {served['pid']}, labkit mcp serve --http)")
 
 
 def _url(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import psycopg
 from mcp import Client
 
 from labkit import embeddings
+from labkit.mcp import background
 from tests import rls_data
 
 T = TypeVar("T")
@@ -25,6 +26,16 @@ PRODUCTS = {
     "redmond": ("Redmond Puffer Winter Jacket", "Cordless Drill Kit"),
 }
 JACKET = "warm winter jacket"
+
+
+_shared: list[background.Background] = []
+
+
+def shared_server() -> background.Background:
+    """One HTTP server for every MCP test in this run (stopped at exit, and checked then)."""
+    if not _shared or not _shared[0].running:
+        _shared[:] = [background.start()]
+    return _shared[0]
 
 
 def run(work: Awaitable[T]) -> T:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,10 +19,11 @@ import httpx2
 import pytest
 
 import labkit
+from labkit import cli
 from labkit.mcp import background, client, state
 from labkit.mcp.tokens import StoreTokens
-from tests.helpers import free_port, run_labkit
-from tests.mcp_support import PROBE, admin_stores_seen, rows, run, sql, store_rows
+from tests.helpers import run_labkit
+from tests.mcp_support import PROBE, admin_stores_seen, rows, run, shared_server, sql, store_rows
 
 STORES = ("seattle", "redmond", "bellevue", "online")
 LEGACY = "2025-06-18"
@@ -34,9 +34,7 @@ ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "appl
 def server() -> Iterator[background.Background]:
     with labkit.connect(autocommit=True) as admin, store_rows(admin, "mcphttp"):
         assert admin_stores_seen(admin) >= set(STORES)  # the control: every store has rows
-        started = background.start()
-        yield started
-        started.stop()
+        yield shared_server()
 
 
 def token(store: str) -> str:
@@ -159,10 +157,11 @@ def test_a_foreign_origin_or_host_is_refused(server: background.Background) -> N
     assert initialize(server.url, token("seattle"), Host=f"evil.example:{port}").status_code == 421
 
 
+@pytest.mark.slow
 def test_eight_clients_of_four_stores_at_once_see_no_foreign_row(
     server: background.Background,
 ) -> None:
-    calls_each = 40
+    calls_each = 30
     queries = (PROBE, "SELECT store_id, count(*) FROM retail.sales_transactions GROUP BY 1")
 
     async def one_client(store: str, mode: str) -> tuple[int, int, list[float]]:
@@ -200,41 +199,28 @@ def test_eight_clients_of_four_stores_at_once_see_no_foreign_row(
 
 
 def test_status_shows_the_running_server(server: background.Background) -> None:
-    assert state.running() == {"pid": server.process.pid, "url": server.url}
+    assert {"pid": server.process.pid, "url": server.url} in state.running()
     shown = run_labkit("status")
     assert f"MCP server: {server.url}" in shown.stdout, shown.stdout + shown.stderr
 
 
-def wait_for_port(port: int, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail("the HTTP server did not start")
-
-
+@pytest.mark.slow
 def test_ctrl_c_ends_the_http_server_cleanly_and_the_token_is_never_logged() -> None:
-    port = free_port()
-    command = [sys.executable, "-m", "labkit", "mcp", "serve", "--http", "--port", str(port)]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    own = background.start()  # its own: this test stops it
     try:
-        wait_for_port(port, process)
         bearer = token("online")
-        session = open_session(f"http://127.0.0.1:{port}/mcp", bearer)
-        assert call_probe(f"http://127.0.0.1:{port}/mcp", bearer, session).status_code == 200
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)
+        session = open_session(own.url, bearer)
+        assert call_probe(own.url, bearer, session).status_code == 200
+        assert {"pid": own.process.pid, "url": own.url} in state.running()
+        code = own.stop()  # SIGINT, as Ctrl-C sends
+        log = own.log()
     finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 130, err  # the exit code of Ctrl-C, after a clean shutdown
-    assert "Traceback" not in err, err
-    assert bearer not in out + err
-    assert state.running() is None or state.running()["pid"] != process.pid  # type: ignore[index]
+        own.stop()
+        own.remove_log()
+    assert code == 130, log  # the exit code of Ctrl-C, after a clean shutdown
+    assert "Traceback" not in log and "MCP server on" in log, log
+    assert bearer not in log
+    assert all(served["pid"] != own.process.pid for served in state.running())
 
 
 def stdio_server(store: str) -> subprocess.Popen[str]:
@@ -258,6 +244,7 @@ def stdio_server(store: str) -> subprocess.Popen[str]:
     return process
 
 
+@pytest.mark.slow
 def test_a_stdio_server_ends_when_its_client_goes_away_or_on_ctrl_c() -> None:
     gone, interrupted = stdio_server("seattle"), stdio_server("redmond")
     try:
@@ -276,8 +263,8 @@ def test_a_stdio_server_ends_when_its_client_goes_away_or_on_ctrl_c() -> None:
     assert interrupted.returncode == 130 and "Traceback" not in interrupted_err, interrupted_err
 
 
-def test_an_unknown_store_is_refused_before_serving() -> None:
-    refused = run_labkit("mcp", "serve", "--store", "everywhere")
-    assert refused.returncode == 1
-    assert "No store login serves store 'everywhere'" in refused.stderr
-    assert "seattle, redmond, bellevue, online" in refused.stderr
+def test_an_unknown_store_is_refused_before_serving(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["mcp", "serve", "--store", "everywhere"]) == 1
+    refused = capsys.readouterr().err
+    assert "No store login serves store 'everywhere'" in refused
+    assert "seattle, redmond, bellevue, online" in refused

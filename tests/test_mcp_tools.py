@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import labkit
-from labkit.mcp import background, client, database
+from labkit.mcp import client, database
 from labkit.mcp.tokens import StoreTokens
 from tests.mcp_support import (
     JACKET,
@@ -24,6 +24,7 @@ from tests.mcp_support import (
     each_store,
     rows,
     run,
+    shared_server,
     sql,
     store_rows,
     stores_seen,
@@ -47,9 +48,7 @@ def products() -> Iterator[dict[str, set[str]]]:
 
 @pytest.fixture(scope="module")
 def url(products: dict[str, set[str]]) -> Iterator[str]:
-    server = background.start()
-    yield server.url
-    assert server.stop() in (0, 130)  # 130: ended by SIGINT, as by Ctrl-C
+    yield shared_server().url
 
 
 def token(store: str) -> str:
@@ -106,6 +105,7 @@ def test_every_tool_as_two_stores_over_http(url: str, products: dict[str, set[st
     check_every_tool(each_store(as_store, STORES), products)
 
 
+@pytest.mark.slow
 def test_every_tool_as_two_stores_over_stdio(products: dict[str, set[str]]) -> None:
     async def as_store(store: str) -> dict[str, Any]:
         async with client.over_stdio(store) as session:
@@ -114,6 +114,7 @@ def test_every_tool_as_two_stores_over_stdio(products: dict[str, set[str]]) -> N
     check_every_tool(each_store(as_store, STORES), products)
 
 
+@pytest.mark.slow
 def test_a_runaway_query_is_stopped_by_the_timeout_it_cannot_lift(url: str) -> None:
     # The timeout is set for the transaction before the model's statement starts;
     # the statement's own set_config cannot stop the timer already running.

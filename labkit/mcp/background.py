@@ -13,8 +13,10 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import LabError
 from . import http
@@ -32,10 +34,15 @@ class Background:
 
     port: int
     process: subprocess.Popen[bytes] = field(repr=False)
+    log_file: Path = field(repr=False)
 
     @property
     def url(self) -> str:
         return http.url(self.port)
+
+    def log(self) -> str:
+        """What the server wrote to stderr so far."""
+        return self.log_file.read_text(encoding="utf-8", errors="replace")
 
     @property
     def running(self) -> bool:
@@ -52,21 +59,29 @@ class Background:
                 self.process.wait()
         return int(self.process.returncode)
 
+    def remove_log(self) -> None:
+        with contextlib.suppress(OSError):
+            self.log_file.unlink()
+
 
 def start(port: int | None = None, *, timeout: float = 30.0) -> Background:
     """Start the HTTP server and wait until it accepts connections."""
     port = port or free_port()
     command = [sys.executable, "-m", "labkit", "mcp", "serve", "--http", "--port", str(port)]
     command += ["--exit-with", str(os.getpid())]
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
-    server = Background(port, process)
-    atexit.register(server.stop)
+    log = Path(tempfile.mkstemp(prefix="labkit-mcp-", suffix=".log")[1])
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=stderr)
+    server = Background(port, process, log)
+    atexit.register(server.remove_log)
+    atexit.register(server.stop)  # runs first: atexit calls in reverse order
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not server.running:
             raise LabError(
-                f"The MCP server stopped at start (exit code {process.returncode})",
-                "Read its message above; is the port taken? Try another with start(port=...)",
+                f"The MCP server stopped at start (exit code {process.returncode}):"
+                f" {server.log().strip()[-500:]}",
+                "Is the port taken? Try another with start(port=...)",
             )
         with contextlib.suppress(OSError), socket.create_connection((http.HOST, port), 0.2):
             return server

@@ -74,5 +74,5 @@ def serve(port: int = DEFAULT_PORT, *, exit_with: int | None = None) -> None:
     if exit_with is not None:
         _stop_with(server, exit_with)
     print(f"MCP server on {url(port)}; tokens: labkit mcp token STORE", file=sys.stderr)
-    with state.recorded(url(port)):
+    with state.recorded(port, url(port)):
         server.run()

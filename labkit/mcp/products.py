@@ -55,13 +55,14 @@ def embedder_for(store: str, models: list[str]) -> embeddings.Embedder:
     if not models:
         raise LabError(
             f"No product of store {store!r} is embedded, so there is nothing to search by meaning",
-            "Embed the catalog first: labkit.embed_catalog() in Python (again after labkit seed)",
+            "Embed the catalog first: `labkit embed`, or labkit.embed_catalog() in Python"
+            " (again after labkit seed)",
         )
     raise LabError(
         f"Store {store!r}'s products are embedded with {', '.join(models)}, which this server"
         " cannot embed a query with",
         "Set LABKIT_EMBEDDINGS for that model (openai needs OPENAI_API_KEY) and restart the server,"
-        " or embed the catalog with the offline model: labkit.embed_catalog()",
+        " or embed the catalog with the offline model: `labkit embed`",
     )
 
 
