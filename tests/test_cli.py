@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 import subprocess
 import sys
 
 import psycopg
 from psycopg import conninfo
 
-from labkit import binaries, contract, db, schema
+from labkit import binaries, cli, contract, db, schema
 
 from .helpers import run_labkit
 
@@ -92,10 +94,23 @@ def test_reset_asks_first_and_then_recreates_the_database() -> None:
     assert f"applied {len(schema.sql_files())} files" in done.stdout
 
 
+COMMANDS = ["up", "down", "status", "url", "psql", "setup", "reset", "seed"]
+COMMANDS += ["backup", "backups", "restore", "verify", "embed", "mcp"]
+
+
 def test_help_lists_every_command() -> None:
+    """By exact name, as argparse registered them and as --help prints them, in order."""
+    commands = next(
+        action
+        for action in cli.build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    )
+    assert list(commands.choices) == COMMANDS
     result = run_labkit("--help")
-    for command in ("up", "down", "status", "url", "psql", "setup", "reset"):
-        assert command in result.stdout
+    assert result.returncode == 0, result.stderr
+    # argparse prints each command at the start of its own line, indented four spaces.
+    listed = re.findall(r"^    (\S+)\s", result.stdout, flags=re.MULTILINE)
+    assert listed == COMMANDS, result.stdout
 
 
 #: Modules that only some commands need; importing them costs seconds on a slow laptop.
