@@ -424,3 +424,22 @@ def test_the_command_seeds_and_explains_bad_input() -> None:
         refused = run_labkit("seed", *arguments)
         assert refused.returncode == 1
         assert refused.stderr.startswith(message) and refused.stderr.count("\n") == 1
+
+
+def test_a_seed_times_each_phase_and_a_large_one_announces_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    report = sampledata.seed("tiny", quiet=True)
+    assert [name.split()[0] for name in report.phases] == [
+        "drawing",
+        "copying",
+        "building",  # the secondary indexes
+        "adding",  # the keys, every row checked
+        "auditing",
+    ]
+    assert all(seconds >= 0 for seconds in report.phases.values())
+    assert capsys.readouterr().err == ""  # quiet, and small: nothing announced
+    phases = load.Phases(announce=True)
+    with phases("building 9 indexes"):
+        pass
+    assert capsys.readouterr().err.startswith("Seeding: building 9 indexes ... ")

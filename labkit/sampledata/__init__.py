@@ -62,6 +62,8 @@ class SeedReport:
     counts: Counts
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    #: Seconds per phase of the load: drawing, copying, keys, indexes, audit.
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def total_rows(self) -> int:
@@ -70,11 +72,14 @@ class SeedReport:
     def __str__(self) -> str:
         parts = ", ".join(f"{n:,} {t}" for t, n in self.rows.items() if n and t != load.KEPT_TABLE)
         kept = self.rows.get(load.KEPT_TABLE, 0)
-        return (
+        text = (
             f"Seeded {self.total_rows:,} rows in {self.seconds:.2f} s"
             f" ({self.total_rows / max(self.seconds, 1e-9):,.0f} rows/s): {parts}"
             f"; kept {kept:,} embeddings of unchanged product texts"
         )
+        if self.seconds >= 5:  # where the time went, when there is time to account for
+            text += "\n  " + ", ".join(f"{name} {s:.1f} s" for name, s in self.phases.items())
+        return text
 
 
 def generate(counts: Counts, seed: int, end: dt.date) -> Callable[[list[int]], list[tables.Table]]:
@@ -125,8 +130,10 @@ def seed(
     end = end or dt.date.today()
     build = generate(counts, seed, end)
     about = {"scale": scale, "seed": seed, "end": end.isoformat(), **vars(counts)}
+    total = counts.customers + counts.products + counts.transactions
+    phases = load.Phases(announce=not quiet and total * 2 >= load.ANNOUNCE_ROWS)
     with db.connect(contract.OWNER_ROLE) as conn:
-        rows = load.load(conn, build, about, quiet=quiet)
-    report = SeedReport(scale, seed, end, counts, rows)
+        rows = load.load(conn, build, about, quiet=quiet, phases=phases)
+    report = SeedReport(scale, seed, end, counts, rows, phases=phases.seconds)
     report.seconds = time.perf_counter() - started
     return report

@@ -42,10 +42,11 @@ the previous data stays as it was, with its keys, triggers and FORCE in place.
 from __future__ import annotations
 
 import json
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import psycopg
@@ -90,8 +91,46 @@ _KEYS = """
 """
 
 
+#: ``phase(name)``: a block of the load that ``Phases`` times and announces.
+Phase = Callable[[str], AbstractContextManager[None]]
+#: Loads of at least this many rows announce each phase (a large seed's keys and
+#: indexes take half a minute after the progress bar reaches 100%).
+ANNOUNCE_ROWS = 200_000
+
+
+class Phases:
+    """Times each phase of a load; announces it on stderr, as the progress bar is, when asked."""
+
+    def __init__(self, announce: bool = False) -> None:
+        self.announce = announce
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str) -> AbstractContextManager[None]:
+        return self._phase(name, self.announce)
+
+    def timed(self, name: str) -> AbstractContextManager[None]:
+        """A phase timed but not announced (the progress bar shows it)."""
+        return self._phase(name, False)
+
+    @contextmanager
+    def _phase(self, name: str, announce: bool) -> Iterator[None]:
+        if announce:
+            print(f"Seeding: {name} ...", end="", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        yield
+        self.seconds[name] = time.perf_counter() - started
+        if announce:
+            print(f" {self.seconds[name]:.1f} s", file=sys.stderr, flush=True)
+
+
+def _untimed(name: str) -> AbstractContextManager[None]:
+    return nullcontext()
+
+
 @contextmanager
-def keys_checked_at_the_end(conn: psycopg.Connection[Any]) -> Iterator[None]:
+def keys_checked_at_the_end(
+    conn: psycopg.Connection[Any], phase: Phase = _untimed
+) -> Iterator[None]:
     """Drop the sample tables' keys (foreign, primary, unique); add them back,
     checking every row, when the block ends without an error."""
     keys = conn.execute(
@@ -106,13 +145,16 @@ def keys_checked_at_the_end(conn: psycopg.Connection[Any]) -> Iterator[None]:
     yield
     # Sorting in memory builds a key's index much faster than spilling to disk.
     conn.execute("SELECT pg_catalog.set_config('maintenance_work_mem', '256MB', true)")
-    for table, name, definition in reversed(keys):  # primary and unique keys first
-        # The definition comes from pg_get_constraintdef, not from a user.
-        conn.execute(
-            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-                sql.Identifier(contract.SCHEMA, table), sql.Identifier(name), sql.SQL(definition)
+    with phase(f"adding {len(keys)} keys back, checking every row"):
+        for table, name, definition in reversed(keys):  # primary and unique keys first
+            # The definition comes from pg_get_constraintdef, not from a user.
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+                    sql.Identifier(contract.SCHEMA, table),
+                    sql.Identifier(name),
+                    sql.SQL(definition),
+                )
             )
-        )
 
 
 _SECONDARY_INDEXES = """
@@ -128,7 +170,9 @@ _SECONDARY_INDEXES = """
 
 
 @contextmanager
-def indexes_built_at_the_end(conn: psycopg.Connection[Any]) -> Iterator[None]:
+def indexes_built_at_the_end(
+    conn: psycopg.Connection[Any], phase: Phase = _untimed
+) -> Iterator[None]:
     """Drop the sample tables' secondary indexes; build them again, from their
     own definitions, when the block ends without an error."""
     rebuilt = [table for table in SAMPLE_TABLES if table != KEPT_TABLE]
@@ -138,9 +182,10 @@ def indexes_built_at_the_end(conn: psycopg.Connection[Any]) -> Iterator[None]:
     for name, _ in indexes:
         conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(contract.SCHEMA, name)))
     yield
-    for _, definition in indexes:
-        # The definition comes from pg_get_indexdef, not from a user.
-        conn.execute(sql.SQL(definition))
+    with phase(f"building {len(indexes)} indexes"):
+        for _, definition in indexes:
+            # The definition comes from pg_get_indexdef, not from a user.
+            conn.execute(sql.SQL(definition))
 
 
 def category_ids(conn: psycopg.Connection[Any]) -> list[int]:
@@ -169,13 +214,16 @@ def load(
     about: dict[str, Any],
     *,
     quiet: bool = False,
+    phases: Phases | None = None,
 ) -> dict[str, int]:
     """Replace the sample tables' rows with ``build(category_ids)``'s, in one
-    transaction; returns the rows written per table."""
+    transaction; returns the rows written per table. ``phases`` times each step."""
     written: dict[str, int] = dict.fromkeys(SAMPLE_TABLES, 0)
+    phase = phases if phases is not None else Phases()
     with bulk_load(conn, SAMPLE_TABLES):
         conn.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog, public', true)")
-        tables = build(category_ids(conn))
+        with phase("drawing the rows"):
+            tables = build(category_ids(conn))
         before = {name: _count(conn, name) for name in SAMPLE_TABLES}
         names = sql.SQL(", ").join(sql.Identifier(contract.SCHEMA, t) for t in SAMPLE_TABLES)
         replaced = sql.SQL(", ").join(
@@ -183,9 +231,10 @@ def load(
         )
         started = time.perf_counter()
         with (
-            keys_checked_at_the_end(conn),
-            indexes_built_at_the_end(conn),
+            keys_checked_at_the_end(conn, phase),
+            indexes_built_at_the_end(conn, phase),
             _progress_bar(sum(t.rows for t in tables), quiet) as bar,
+            phase.timed("copying the rows"),
         ):
             # The foreign keys are gone until the block ends, so the embeddings
             # can outlive their products' rows for a moment, and are checked
@@ -196,18 +245,19 @@ def load(
                 written[table.name] = table.rows
             deleted = conn.execute(_STALE_EMBEDDINGS).rowcount
             written[KEPT_TABLE] = before[KEPT_TABLE] - deleted
-        for name in SAMPLE_TABLES:
-            metadata = {**about, "rows": written[name], "rows_before": before[name]}
-            metadata["load_seconds"] = round(time.perf_counter() - started, 3)
-            # The transaction id ties the rows of one load together, as the
-            # audit trigger's rows are.
-            conn.execute(
-                "INSERT INTO retail.audit_log (table_name, action, store_id, metadata)"
-                " VALUES (%s, 'BULK_LOAD', NULL,"
-                "         %s::jsonb || jsonb_build_object('transaction', txid_current()))",
-                (name, json.dumps(metadata)),
-            )
-        conn.execute(sql.SQL("ANALYZE {}").format(names))
+        with phase("auditing and analyzing"):
+            for name in SAMPLE_TABLES:
+                metadata = {**about, "rows": written[name], "rows_before": before[name]}
+                metadata["load_seconds"] = round(time.perf_counter() - started, 3)
+                # The transaction id ties the rows of one load together, as the
+                # audit trigger's rows are.
+                conn.execute(
+                    "INSERT INTO retail.audit_log (table_name, action, store_id, metadata)"
+                    " VALUES (%s, 'BULK_LOAD', NULL,"
+                    "         %s::jsonb || jsonb_build_object('transaction', txid_current()))",
+                    (name, json.dumps(metadata)),
+                )
+            conn.execute(sql.SQL("ANALYZE {}").format(names))
     return written
 
 
