@@ -203,6 +203,13 @@ def _backup(args: argparse.Namespace) -> int:
     rows = sum(entry[0] for entry in made.manifest["fingerprint"]["tables"].values())
     print(f"Wrote {made.path} ({backup.human_size(made.size)}) in {made.manifest['seconds']:.2f} s")
     print(f"Manifest {made.manifest_path.name}: roles, and a fingerprint of {rows:,} rows")
+    if made.pruned:
+        keep = args.keep if args.keep is not None else backup.archive.keep_setting()
+        how = "--keep" if args.keep is not None else "LABKIT_BACKUP_KEEP (default 10)"
+        print(
+            f"Removed {len(made.pruned)} older backups, keeping the newest {keep} ({how}):"
+            f" {', '.join(path.name for path in made.pruned)}"
+        )
     return 0
 
 

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
 from psycopg import conninfo
@@ -185,3 +186,14 @@ def test_the_package_keeps_its_names_when_they_load_lazily() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "has no attribute 'no_such_name'" in result.stdout
+
+
+def test_backup_says_which_older_backups_retention_removed(tmp_path: Path) -> None:
+    first = run_labkit("backup", str(tmp_path), "--keep", "1")
+    assert first.returncode == 0, first.stderr
+    assert "Removed" not in first.stdout  # nothing older to remove
+    [kept] = list(tmp_path.glob("*.dump"))
+    second = run_labkit("backup", str(tmp_path), "--keep", "1")
+    assert second.returncode == 0, second.stderr
+    assert f"Removed 1 older backups, keeping the newest 1 (--keep): {kept.name}" in second.stdout
+    assert not kept.exists()

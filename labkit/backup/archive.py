@@ -11,6 +11,7 @@ folder); LABKIT_BACKUP_KEEP says how many backups of a database stay (10; 0: all
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
 import json
@@ -56,6 +57,8 @@ class Backup:
 
     path: Path
     manifest: dict[str, Any] | None = field(default=None, repr=False)
+    #: The older backups that retention deleted when this one was made.
+    pruned: list[Path] = field(default_factory=list, repr=False)
 
     @property
     def manifest_path(self) -> Path:
@@ -130,8 +133,8 @@ def backup(
         raise _disk_error(target, error) from error
     finally:
         partial.unlink(missing_ok=True)
-    prune(target.parent, database, keep)
-    return open_backup(target, check=False)
+    pruned = prune(target.parent, database, keep)
+    return dataclasses.replace(open_backup(target, check=False), pruned=pruned)
 
 
 def folder(settings: Settings, environ: Mapping[str, str] | None = None) -> Path:
