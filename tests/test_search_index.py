@@ -115,15 +115,33 @@ def test_a_missing_index_is_built_and_the_lab_texts_function_replaced(
         assert admin.execute("SELECT to_regclass(%s)", (f"retail.{INDEX}",)).fetchone() != (None,)
         lab_text = "retail.search_products_by_similarity(vector, double precision, integer)"
         assert admin.execute("SELECT to_regprocedure(%s)", (lab_text,)).fetchone() == (None,)
-        one_argument = "SELECT count(*) FROM retail.search_products_by_similarity(%s::vector)"
-        assert (
-            admin.execute(one_argument, ("[" + ",".join(["0.5"] * 384) + "]",)).fetchone()
-            is not None
-        )
+        # The SPEC's one-argument call reaches the lab's function, with its columns.
+        one_argument = "SELECT * FROM retail.search_products_by_similarity(%s::vector) LIMIT 0"
+        cursor = admin.execute(one_argument, ("[" + ",".join(["0.5"] * 384) + "]",))
+        assert [column.name for column in cursor.description or []] == [
+            "product_id",
+            "product_name",
+            "product_description",
+            "brand",
+            "price",
+            "similarity_score",
+        ]
 
 
 @pytest.mark.parametrize("model", sorted(contract.EMBEDDING_MODELS))
 def test_the_function_knows_each_models_size(admin: psycopg.Connection, model: str) -> None:
-    source = schema.section("vector_search", "search_function")
+    """A vector of the model's size finds its model unnamed; named, the model refuses
+    any other size, saying its own."""
     size = contract.EMBEDDING_MODELS[model]
-    assert f"WHEN {size} THEN '{model}'" in source and f"WHEN '{model}' THEN {size}" in source
+    search = "SELECT count(*) FROM retail.search_products_by_similarity(%s::vector, %s, 5, %s)"
+
+    def vector(dimensions: int) -> str:
+        return "[" + ",".join(["0.5"] * dimensions) + "]"
+
+    with admin.transaction(force_rollback=True):
+        assert admin.execute(search, (vector(size), None, None)).fetchone() is not None
+        with pytest.raises(psycopg.errors.DataException, match=rf"{model} vectors have {size} "):
+            admin.execute(search, (vector(size + 1), None, model))
+    unknown = pytest.raises(psycopg.errors.DataException, match="no embedding model is known")
+    with admin.transaction(force_rollback=True), unknown:
+        admin.execute(search, (vector(3), None, None))
