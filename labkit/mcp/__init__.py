@@ -15,6 +15,7 @@
 | ``state`` | the running HTTP server's pid and URL, for ``labkit status`` |
 | ``background`` | the HTTP server as a child process, for notebooks |
 | ``client`` | the SDK's client, connected over HTTP (with a token) or stdio |
+| ``header_trust`` | the sample's header-trust design, reproduced for notebook 08 to watch it fail open |
 | ``commands`` | the ``labkit mcp`` command |
 
 This package imports nothing heavy itself, so ``labkit --help`` stays fast.
