@@ -139,3 +139,11 @@ def test_bad_counts_say_what_to_do(arguments: dict, message: str) -> None:
 def test_a_negative_seed_is_refused() -> None:
     with pytest.raises(LabError, match="seed must be a whole number"):
         params.check_seed(-1)
+
+
+@pytest.mark.parametrize("count", [500, 5_000])
+def test_product_names_are_unique_in_each_store_and_the_same_for_the_same_seed(count: int) -> None:
+    made = products.generate(np.random.default_rng(42), count)
+    names = list(zip(made.store.tolist(), made.name, strict=True))
+    assert len(set(names)) == count, "two products of one store share a name"
+    assert products.generate(np.random.default_rng(42), count).name == made.name

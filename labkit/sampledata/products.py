@@ -86,26 +86,25 @@ def generate(rng: np.random.Generator, n: int) -> Products:
     weight = np.zeros(n, dtype=np.int64)
     seq = dict.fromkeys(range(len(params.STORE_SHARE)), 0)
     codes = list(params.STORE_CODE.values())
+    taken: dict[int, set[str]] = {s: set() for s in seq}  # product names per store
     for i, (s, c) in enumerate(pairs):
         cat = cats[c]
         kind = cat.types[int(u[i, 0] * len(cat.types))]
-        brand = cat.brands[int(u[i, 1] * len(cat.brands))]
         variant = kind.variants[int(u[i, 2] * len(kind.variants))]
         material = kind.materials[int(u[i, 3] * len(kind.materials))]
-        size = kind.sizes[int(u[i, 4] * len(kind.sizes))] if kind.sizes else None
-        color = kind.colors[int(u[i, 5] * len(kind.colors))] if kind.colors else None
+        model = f"{_initials(cat.brands[int(u[i, 1] * len(cat.brands))])}-{numbers[i, 0]}"
+        model += "ABCDEFGHJK"[int(u[i, 7] * 10)]
+        brand, size, color, name = _unique_name(cat, kind, variant, u[i], taken[s], model)
         supplier = cat.suppliers[int(u[i, 6] * len(cat.suppliers))]
         features = [kind.features[j] for j in np.argsort(feature_keys[i, : len(kind.features)])]
         features = features[:_FEATURES]
-        name = " ".join(kind.name.format(brand=brand, variant=variant, noun=kind.noun).split())
-        extras = ", ".join(x for x in (size, color) if x)
         seq[s] += 1
         row = {
             "sku": f"{codes[s]}-{cat.code}-{seq[s]:05d}",
-            "name": f"{name}, {extras}" if extras else name,
+            "name": name,
             "description": _describe(kind, material, variant, features, size, color),
             "brand": brand,
-            "model": f"{_initials(brand)}-{numbers[i, 0]}{'ABCDEFGHJK'[int(u[i, 7] * 10)]}",
+            "model": model,
             "color": color,
             "size": size,
             "supplier": supplier,
@@ -140,6 +139,42 @@ def generate(rng: np.random.Generator, n: int) -> Products:
         cost=(price * rng.uniform(0.45, 0.70, size=n)).round().astype(np.int64),
         popularity=rng.lognormal(0.0, 1.0, size=n),
     )
+
+
+def _unique_name(
+    cat: catalog.Category,
+    kind: catalog.ProductType,
+    variant: str,
+    u: np.ndarray,
+    taken: set[str],
+    model: str,
+) -> tuple[str, str | None, str | None, str]:
+    """Brand, size, color and a product name that no other product of the store has.
+
+    The drawn ones first; if the store has a product of that name already, the
+    next colors, then the next sizes, in the catalog's order, so the result depends
+    only on the draw (the same seed gives the same names). When those are taken
+    too, the model number tells the two apart.
+    """
+    brand = cat.brands[int(u[1] * len(cat.brands))]
+    sizes: tuple[str | None, ...] = kind.sizes or (None,)
+    colors: tuple[str | None, ...] = kind.colors or (None,)
+    size_at, color_at = int(u[4] * len(sizes)), int(u[5] * len(colors))
+    choices = [(sizes[size_at], colors[(color_at + k) % len(colors)]) for k in range(len(colors))]
+    choices += [(sizes[(size_at + z) % len(sizes)], colors[color_at]) for z in range(1, len(sizes))]
+    base = " ".join(kind.name.format(brand=brand, variant=variant, noun=kind.noun).split())
+    for size, color in choices:
+        extras = ", ".join(x for x in (size, color) if x)
+        name = f"{base}, {extras}" if extras else base
+        if name not in taken:
+            taken.add(name)
+            return brand, size, color, name
+    size, color = choices[0]
+    name = ", ".join(x for x in (base, size, color, f"model {model}") if x)
+    while name in taken:  # the same model number twice: rare, and still told apart
+        name += "+"
+    taken.add(name)
+    return brand, size, color, name
 
 
 _TEXT_COLUMNS = (
