@@ -5,9 +5,10 @@ On a managed server (Azure, RDS, Cloud SQL) it is not: notebooks ask here first
 and skip a superuser-only step with one line that says why and what the
 provider offers instead, rather than failing halfway through a cell.
 
-``every_store()`` is how notebooks read the truth (every store's rows) on
-either server, without a superuser: as the owner, with FORCE lifted inside a
-transaction that is always rolled back.
+``every_store()`` (a block) and ``Truth`` (a reader kept for a whole notebook)
+are how notebooks read the truth, every store's rows, on either server without
+a superuser: as the owner, with FORCE lifted inside a transaction that is
+always rolled back.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import psycopg
 from psycopg import sql
 
 from . import contract, db, provider
+from .errors import LabError
 
 _ATTRIBUTES = """
     SELECT r.rolsuper, r.rolbypassrls, r.rolreplication,
@@ -81,7 +83,7 @@ class Capabilities:
             "file_settings": (
                 self.read_file_settings,
                 f"{login} and may not read the server's configuration files (pg_file_settings)",
-                f"{settings} shows each setting's source",
+                f"see each setting and its source in {settings}",
             ),
             "reset_statements": (
                 self.reset_statements,
@@ -129,7 +131,7 @@ def of(conn: psycopg.Connection[Any] | None = None) -> Capabilities:
 
 @contextmanager
 def every_store(
-    tables: tuple[str, ...] = contract.PER_STORE_TABLES,
+    tables: tuple[str, ...] = contract.PER_STORE_TABLES, *, dbname: str | None = None
 ) -> Iterator[psycopg.Connection[Any]]:
     """A connection that sees every store's rows, in a transaction that is rolled back.
 
@@ -139,11 +141,70 @@ def every_store(
     ever sees them unforced; keep the block short, and do not query as another
     role inside it (that session would wait for the lock).
     """
-    with db.connect(contract.OWNER_ROLE) as conn, conn.transaction(force_rollback=True):
+    with (
+        db.connect(contract.OWNER_ROLE, dbname=dbname) as conn,
+        conn.transaction(force_rollback=True),
+    ):
+        _lift_force(conn, tables)
+        yield conn
+
+
+#: How long lifting FORCE waits for other sessions' locks before saying so.
+LOCK_TIMEOUT = "10s"
+
+
+def _lift_force(conn: psycopg.Connection[Any], tables: tuple[str, ...]) -> None:
+    conn.execute("SELECT pg_catalog.set_config('lock_timeout', %s, true)", (LOCK_TIMEOUT,))
+    try:
         for table in tables:
             conn.execute(
                 sql.SQL("ALTER TABLE {} NO FORCE ROW LEVEL SECURITY").format(
                     sql.Identifier(contract.SCHEMA, table)
                 )
             )
-        yield conn
+    except psycopg.errors.LockNotAvailable as error:
+        raise LabError(
+            f"Reading every store's rows waited {LOCK_TIMEOUT} for another session's lock",
+            "Another transaction is open on the lab's tables (often a `with labkit.as_store(...)`"
+            " block around this call): read the truth before or after it, not inside",
+        ) from error
+    conn.execute("SELECT pg_catalog.set_config('lock_timeout', '0', true)")
+
+
+class Truth:
+    """A long-lived reader of every store's rows, for a notebook's checks.
+
+    Each ``execute`` runs in its own ``every_store()``-style transaction, rolled
+    back at once, so between statements no lock is held and the lab runs on as
+    usual. ``with truth.transaction():`` groups statements in one such
+    transaction (always rolled back). Works with any administrator.
+    """
+
+    def __init__(self, tables: tuple[str, ...] = contract.PER_STORE_TABLES) -> None:
+        self._tables = tables
+        self._conn = db.connect(contract.OWNER_ROLE, autocommit=True)
+        self._inside = False
+
+    @contextmanager
+    def transaction(self, force_rollback: bool = True) -> Iterator[Truth]:
+        """One rolled-back transaction that sees every store (``force_rollback`` is always on)."""
+        if self._inside:
+            yield self
+            return
+        with self._conn.transaction(force_rollback=True):
+            _lift_force(self._conn, self._tables)
+            self._inside = True
+            try:
+                yield self
+            finally:
+                self._inside = False
+
+    def execute(
+        self, query: Any, params: Any = None, *, prepare: bool | None = None
+    ) -> psycopg.Cursor[Any]:
+        """Run one statement that sees every store; its rows stay readable afterwards."""
+        with self.transaction():
+            return self._conn.execute(query, params, prepare=prepare)
+
+    def close(self) -> None:
+        self._conn.close()

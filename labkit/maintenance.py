@@ -168,6 +168,26 @@ def _reload(conn: psycopg.Connection, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
+def _check_alter_system(conn: psycopg.Connection, names: list[str]) -> None:
+    """Refuse before writing anything when this login may not ALTER SYSTEM these settings."""
+    refused = [
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM unnest(%s::text[]) AS name"
+            " WHERE NOT pg_catalog.has_parameter_privilege(current_user, name, 'ALTER SYSTEM')",
+            (names,),
+        )
+    ]
+    if refused:
+        from . import provider
+
+        raise LabError(
+            f"Not allowed to change server settings here ({conn.info.user!r} may not"
+            f" ALTER SYSTEM {', '.join(refused)})",
+            f"On a managed server, change them in {provider.settings_hint(provider.detect(conn))}",
+        )
+
+
 def apply_settings(changes: Mapping[str, str], *, restart: bool = False) -> list[str]:
     """ALTER SYSTEM each setting, reload, and (for the embedded server) restart if asked.
 
@@ -184,6 +204,7 @@ def apply_settings(changes: Mapping[str, str], *, restart: bool = False) -> list
                 raise LabError(
                     f"{name!r} is not a PostgreSQL setting", "Check its name in pg_settings"
                 )
+        _check_alter_system(conn, list(changes))
         before = dict(
             conn.execute(
                 "SELECT name, setting FROM pg_catalog.pg_file_settings WHERE sourcefile LIKE %s",

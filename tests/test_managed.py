@@ -6,7 +6,13 @@ Every step runs as a newcomer would run it, through ``DATABASE_URL``; set
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
 import psycopg
+import pytest
+from psycopg import sql
 
 import labkit
 from labkit import capabilities, contract
@@ -158,3 +164,56 @@ def test_no_createdb_says_where_to_create_the_database(emulated: managed.Managed
     assert result.returncode == 1
     assert "'limited_admin' may not create the lab database 'zava_nowhere'" in result.stderr
     assert "az postgres flexible-server db create" in result.stderr
+
+
+def test_a_backup_without_bypassrls_says_what_to_do(on_managed: managed.ManagedServer) -> None:
+    labkit_ok("setup", url=on_managed.url)
+    result = run_labkit("backup", env={"DATABASE_URL": on_managed.url})
+    assert result.returncode == 1
+    assert "cannot read every row" in result.stderr and "BYPASSRLS" in result.stderr
+
+
+@pytest.fixture
+def bypassrls(emulated: managed.ManagedServer) -> Iterator[managed.ManagedServer]:
+    """The provider grants the admin BYPASSRLS (what the backup error asks for), then takes it back."""
+    with emulated.provider() as conn:
+        conn.execute(sql.SQL("ALTER ROLE {} BYPASSRLS").format(sql.Identifier(managed.ADMIN)))
+    try:
+        yield emulated
+    finally:
+        with emulated.provider() as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} NOBYPASSRLS").format(sql.Identifier(managed.ADMIN)))
+            conn.execute("DROP DATABASE IF EXISTS zava_restored WITH (FORCE)")
+
+
+def test_backup_verify_then_restore_by_an_admin_without_bypassrls(
+    bypassrls: managed.ManagedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = bypassrls.url
+    monkeypatch.setenv("DATABASE_URL", url)
+    labkit_ok("setup", url=url)
+    labkit_ok("seed", "--scale", "tiny", "--quiet", url=url)
+    out = labkit_ok("backup", str(tmp_path), url=url)
+    dump = next(tmp_path.glob("*.dump"))
+    manifest = json.loads(dump.with_suffix(".json").read_text(encoding="utf-8"))
+    assert managed.ADMIN not in manifest["roles"], "the admin is this server's, not the lab's"
+    assert set(manifest["roles"]) <= {contract.OWNER_ROLE, "retail_app", *contract.LOGIN_ROLES}
+    assert "Wrote" in out
+    labkit_ok("verify", str(dump), url=url)  # exit status 0: the restored copy matches
+
+    with bypassrls.provider() as conn:  # the admin as the provider hands it out again
+        conn.execute(sql.SQL("ALTER ROLE {} NOBYPASSRLS").format(sql.Identifier(managed.ADMIN)))
+    restored = labkit_ok("restore", str(dump), "--into", "zava_restored", url=url)
+    assert "Restored" in restored and "Skipped here:" in restored and "BYPASSRLS" in restored
+    rows = {table: entry[0] for table, entry in manifest["fingerprint"]["tables"].items()}
+    with capabilities.every_store(dbname="zava_restored") as conn:
+        for table, count in rows.items():
+            found = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.SQL(table)))
+            assert found.fetchone() == (count,), table
+    assert sum(rows.values()) > 0
+    with psycopg.connect(bypassrls.url_for(managed.ADMIN, "zava_restored")) as conn:
+        forced = conn.execute(
+            "SELECT count(*) FROM pg_catalog.pg_class WHERE relforcerowsecurity"
+            " AND relnamespace = 'retail'::regnamespace"
+        ).fetchone()
+    assert forced is not None and forced[0] >= len(contract.PER_STORE_TABLES), "FORCE is back"

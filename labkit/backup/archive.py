@@ -41,12 +41,15 @@ _NAME = re.compile(r"^(?P<database>.+)-(?P<stamp>\d{8}T\d{6}Z)(?:-\d+)?\.dump$")
 #: Custom-format archives start with these bytes; gzip files with the other two.
 _CUSTOM_MAGIC, _GZIP_MAGIC = b"PGDMP", b"\x1f\x8b"
 #: Every role that owns something in the database, is granted something, or
-#: is named by a policy (pg_shdepend records exactly these references).
+#: is named by a policy (pg_shdepend records exactly these references), except
+#: the administrator taking the backup: on a managed server it owns the
+#: extensions, and a restore elsewhere is done by that server's own admin.
 _REFERENCED_ROLES = """
     SELECT DISTINCT r.rolname::text FROM pg_catalog.pg_shdepend AS d
     JOIN pg_catalog.pg_roles AS r ON r.oid = d.refobjid
     WHERE d.refclassid = 'pg_catalog.pg_authid'::regclass
       AND d.dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+      AND r.rolname <> current_user
     ORDER BY 1
 """
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,13 +25,27 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from .. import binaries, contract, db, schema, tenancy
+from .. import binaries, contract, db, provider, schema, tenancy
 from ..bulk import bulk_load
 from ..errors import LabError
 from . import fingerprint as verification
-from .archive import Backup, open_backup, run_client
+from .archive import Backup, open_backup, run_client, toc
 
 TEMPORARY_SUFFIX = "__restoring"
+#: pg_restore --list entries that create or comment an extension: the restore
+#: creates the extensions itself, first (a managed admin may create allow-listed
+#: ones but comment on none it does not own), and skips these.
+#: psql runs the definitions in one transaction, stopping at the first error,
+#: after loading pgvector's library.
+_PSQL_SCRIPT = [
+    "--no-psqlrc",
+    "--quiet",
+    "--set=ON_ERROR_STOP=1",
+    "--single-transaction",
+    "--command=SELECT '[0]'::vector",
+]
+_SECURITY_ENTRY = re.compile(r"^\d+; \d+ \d+ (?:ROW SECURITY|POLICY) ")
+_EXTENSION_ENTRY = re.compile(r"^\d+; \d+ \d+ (?:EXTENSION - |COMMENT - EXTENSION )(?P<name>\S+)")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,49}$")
 _RESERVED = {"postgres", "template0", "template1"}
 #: pg_try_advisory_lock(key, hashtext(name)): one restore per target name at a time.
@@ -258,20 +273,63 @@ def _restore_temporary(
         for role in created_roles:  # a fresh server: the passwords labkit keeps for them
             if role in contract.LOGIN_ROLES:
                 schema.set_password(conn, role, lab.passwords.get_or_create(role))
+        listing = toc(backup.path, lab)
+        _create_extensions(lab, temporary, listing)
         jobs = jobs or min(4, os.cpu_count() or 1)
-        options = ["--exit-on-error", f"--jobs={jobs}", "--no-password", str(backup.path)]
-        result = run_client("pg_restore", options, lab, lab.params(dbname=temporary), timeout)
-        if result.returncode != 0:
-            raise LabError(
-                f"The restore of {backup.path.name} stopped halfway "
-                f"({binaries.first_error(result.stderr)})",
-                "The half-restored database was dropped and nothing else changed; "
-                "if the file is damaged, restore another backup (`labkit backups`)",
-            )
+        with tempfile.TemporaryDirectory(prefix="labkit-restore-") as folder:
+            # Row-level security goes on last, once every row is loaded and every
+            # foreign key checked: a loader that is neither superuser nor BYPASSRLS (a
+            # managed admin, which acts as the owner) is refused by FORCEd policies
+            # otherwise, and one parallel run may ENABLE them early.
+            entries = [line for line in listing if not _EXTENSION_ENTRY.match(line)]
+            security = [line for line in entries if _SECURITY_ENTRY.search(line)]
+            rest = [line for line in entries if not _SECURITY_ENTRY.search(line)]
+            kept, last = Path(folder) / "entries.list", Path(folder) / "security.list"
+            kept.write_text("\n".join(rest) + "\n", encoding="utf-8")
+            last.write_text("\n".join(security) + "\n", encoding="utf-8")
+            target = lab.params(dbname=temporary)
+            # The definitions go through psql after loading pgvector's library: the
+            # search function SETs hnsw.* parameters, which exist only once the
+            # library is loaded; until then only a superuser may name them.
+            script = Path(folder) / "pre-data.sql"
+            common = ["--exit-on-error", "--no-password", f"--use-list={kept}"]
+            steps: list[tuple[str, list[str], dict[str, str]]] = [
+                ("pg_restore", [*common, "--section=pre-data", f"--file={script}"], {}),
+                ("psql", [*_PSQL_SCRIPT, f"--file={script}"], target),
+                ("pg_restore", [*common, f"--jobs={jobs}", "--section=data"], target),
+                ("pg_restore", [*common, f"--jobs={jobs}", "--section=post-data"], target),
+                ("pg_restore", ["--exit-on-error", "--no-password", f"--use-list={last}"], target),
+            ]
+            for program, options, connect in steps:
+                archive = [str(backup.path)] if program == "pg_restore" else []
+                result = run_client(program, [*options, *archive], lab, connect, timeout)
+                if result.returncode != 0:
+                    raise LabError(
+                        f"The restore of {backup.path.name} stopped halfway "
+                        f"({binaries.first_error(result.stderr)})",
+                        "The half-restored database was dropped and nothing else changed; "
+                        "if the file is damaged, restore another backup (`labkit backups`)",
+                    )
     except BaseException:
         _drop(conn, temporary)
         raise
     return temporary
+
+
+def _create_extensions(lab: db.Target, database: str, listing: list[str]) -> None:
+    """The dump's extensions, made in the new database by labkit (in public, as sql/ does)."""
+    names = sorted({m["name"] for line in listing if (m := _EXTENSION_ENTRY.match(line))})
+    with psycopg.connect(**lab.params(dbname=database), autocommit=True) as conn:
+        for name in names:
+            try:
+                conn.execute(
+                    sql.SQL("CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA public").format(
+                        sql.Identifier(name)
+                    )
+                )
+            except psycopg.errors.InsufficientPrivilege as error:
+                message, hint = provider.extensions_error(conn, "The restore", names, error)
+                raise LabError(message, hint.replace("labkit setup", "the restore")) from error
 
 
 def _ensure_roles(conn: psycopg.Connection[Any], backup: Backup) -> list[str]:
@@ -286,6 +344,9 @@ def _ensure_roles(conn: psycopg.Connection[Any], backup: Backup) -> list[str]:
     try:
         with conn.transaction():
             conn.execute(text.encode())
+            # A managed admin's SET and INHERIT on the lab's roles, also when the saved
+            # file predates that section.
+            conn.execute(schema.section("roles", "managed_admin").encode())
     except psycopg.Error as error:
         raise LabError(
             f"Creating the lab's roles failed ({error.diag.message_primary})",
