@@ -22,11 +22,11 @@ from . import contract
 # defaults; constraint, index, trigger and policy definitions; function
 # bodies; sequence positions.
 _SNAPSHOT = """
-WITH ns AS (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = %(schema)s)
+WITH ns AS (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = ANY(%(schemas)s))
 SELECT concat_ws(' ', 'relation', c.relname, c.relkind, c.oid,
                  pg_catalog.pg_get_userbyid(c.relowner), c.relacl,
                  c.relrowsecurity, c.relforcerowsecurity)
-FROM pg_catalog.pg_class AS c WHERE c.relnamespace = (SELECT oid FROM ns)
+FROM pg_catalog.pg_class AS c WHERE c.relnamespace IN (SELECT oid FROM ns)
 UNION ALL
 SELECT concat_ws(' ', 'column', c.relname || '.' || a.attname,
                  pg_catalog.format_type(a.atttypid, a.atttypmod),
@@ -35,32 +35,49 @@ SELECT concat_ws(' ', 'column', c.relname || '.' || a.attname,
 FROM pg_catalog.pg_attribute AS a
 JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid
 LEFT JOIN pg_catalog.pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-WHERE c.relnamespace = (SELECT oid FROM ns) AND a.attnum > 0 AND NOT a.attisdropped
+WHERE c.relnamespace IN (SELECT oid FROM ns) AND a.attnum > 0 AND NOT a.attisdropped
 UNION ALL
 SELECT concat_ws(' ', 'constraint', k.conrelid::regclass, k.conname,
                  pg_catalog.pg_get_constraintdef(k.oid))
-FROM pg_catalog.pg_constraint AS k WHERE k.connamespace = (SELECT oid FROM ns)
+FROM pg_catalog.pg_constraint AS k WHERE k.connamespace IN (SELECT oid FROM ns)
 UNION ALL
 SELECT 'index ' || pg_catalog.pg_get_indexdef(i.indexrelid)
 FROM pg_catalog.pg_index AS i JOIN pg_catalog.pg_class AS c ON c.oid = i.indexrelid
-WHERE c.relnamespace = (SELECT oid FROM ns)
+WHERE c.relnamespace IN (SELECT oid FROM ns)
 UNION ALL
 SELECT 'trigger ' || pg_catalog.pg_get_triggerdef(t.oid)
 FROM pg_catalog.pg_trigger AS t JOIN pg_catalog.pg_class AS c ON c.oid = t.tgrelid
-WHERE c.relnamespace = (SELECT oid FROM ns) AND NOT t.tgisinternal
+WHERE c.relnamespace IN (SELECT oid FROM ns) AND NOT t.tgisinternal
 UNION ALL
 SELECT concat_ws(' ', 'policy', p.polrelid::regclass, p.polname, p.polcmd, p.polroles,
                  pg_catalog.pg_get_expr(p.polqual, p.polrelid),
                  pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid))
 FROM pg_catalog.pg_policy AS p JOIN pg_catalog.pg_class AS c ON c.oid = p.polrelid
-WHERE c.relnamespace = (SELECT oid FROM ns)
+WHERE c.relnamespace IN (SELECT oid FROM ns)
 UNION ALL
 SELECT concat_ws(' ', 'function', p.oid::regprocedure, pg_catalog.pg_get_userbyid(p.proowner),
                  p.proacl, md5(p.prosrc), p.proconfig)
-FROM pg_catalog.pg_proc AS p WHERE p.pronamespace = (SELECT oid FROM ns)
+FROM pg_catalog.pg_proc AS p WHERE p.pronamespace IN (SELECT oid FROM ns)
 UNION ALL
 SELECT concat_ws(' ', 'sequence', s.sequencename, coalesce(s.last_value::text, 'unused'))
-FROM pg_catalog.pg_sequences AS s WHERE s.schemaname = %(schema)s
+FROM pg_catalog.pg_sequences AS s WHERE s.schemaname = ANY(%(schemas)s)
+UNION ALL
+SELECT concat_ws(' ', 'schema', n.nspname, pg_catalog.pg_get_userbyid(n.nspowner), n.nspacl)
+FROM pg_catalog.pg_namespace AS n WHERE n.oid IN (SELECT oid FROM ns)
+UNION ALL
+SELECT concat_ws(' ', 'membership', m.roleid::regrole, m.member::regrole, m.inherit_option,
+                 m.set_option, m.admin_option)
+FROM pg_catalog.pg_auth_members AS m WHERE m.roleid::regrole::text = ANY(%(roles)s)
+   OR m.member::regrole::text = ANY(%(roles)s)
+UNION ALL
+SELECT concat_ws(' ', 'role setting', s.setrole::regrole, s.setdatabase, s.setconfig)
+FROM pg_catalog.pg_db_role_setting AS s WHERE s.setrole::regrole::text = ANY(%(roles)s)
+UNION ALL
+SELECT concat_ws(' ', 'database', d.datacl) FROM pg_catalog.pg_database AS d
+WHERE d.datname = pg_catalog.current_database()
+UNION ALL
+SELECT concat_ws(' ', 'event trigger', e.evtname, e.evtevent, e.evtfoid::regproc, e.evtenabled)
+FROM pg_catalog.pg_event_trigger AS e
 ORDER BY 1
 """
 
@@ -68,28 +85,40 @@ ORDER BY 1
 def columns(
     conn: psycopg.Connection[Any], schema: str = contract.SCHEMA
 ) -> dict[str, dict[str, str]]:
-    """Every table of ``schema``: {table: {column: type}}, columns in table order."""
+    """Every table of ``schema``: {table: {column: type}}, columns in table order.
+
+    A table of the contract may be a view (``retail.audit_log`` reads the log
+    that lives in ``retail_audit``); other views are left out.
+    """
     query = """
         SELECT c.relname, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)
         FROM pg_catalog.pg_attribute AS a
         JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid
         JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-        WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE n.nspname = %s AND a.attnum > 0 AND NOT a.attisdropped
+          AND (c.relkind IN ('r', 'p') OR (c.relkind = 'v' AND c.relname = ANY(%s)))
         ORDER BY c.relname, a.attnum
     """
     tables: dict[str, dict[str, str]] = {}
-    for table, column, type_name in conn.execute(query, (schema,)):
+    for table, column, type_name in conn.execute(query, (schema, list(contract.TABLES))):
         tables.setdefault(table, {})[column] = type_name
     return tables
 
 
-def snapshot(conn: psycopg.Connection[Any], schema: str = contract.SCHEMA) -> list[str]:
-    """Everything defined in ``schema``, one sorted line per fact, for before/after checks.
+def snapshot(
+    conn: psycopg.Connection[Any],
+    schemas: tuple[str, ...] = (contract.SCHEMA, contract.AUDIT_SCHEMA),
+) -> list[str]:
+    """Everything defined in ``schemas``, one sorted line per fact, for before/after checks.
+
+    Also the lab roles' memberships and settings, the database's privileges and
+    the event triggers: setup changes those too.
 
     Sequence positions need read access to the sequences: take snapshots as the
     administrator or the owner.
     """
-    return [line for (line,) in conn.execute(_SNAPSHOT, {"schema": schema})]
+    params = {"schemas": list(schemas), "roles": list(contract.ROLES)}
+    return [line for (line,) in conn.execute(_SNAPSHOT, params)]
 
 
 # The database's own objects only: objects of the system schemas and members of

@@ -10,7 +10,7 @@ from __future__ import annotations
 SCHEMA = "retail"
 #: Owns the schema and every table in it; neither superuser nor the app login.
 OWNER_ROLE = "retail_owner"
-#: The application's login: acts for any store through the store context.
+#: The application's login: chooses its store per transaction (retail.set_store_context).
 APP_ROLE = "mcp_user"
 #: Store logins, each bound to its own store (retail.store_logins).
 STORE_LOGINS: dict[str, str] = {
@@ -21,6 +21,14 @@ STORE_LOGINS: dict[str, str] = {
 }
 #: Roles that log in with a generated password.
 LOGIN_ROLES: tuple[str, ...] = (OWNER_ROLE, APP_ROLE, *STORE_LOGINS)
+#: The group whose privileges the application logins inherit (and cannot SET ROLE to).
+APP_GROUP = "retail_app"
+#: Owns the audit log and the store context's key; cannot log in, has no members.
+AUDIT_ROLE = "retail_audit"
+#: The schema of the audit log (retail.audit_log is a view of it).
+AUDIT_SCHEMA = "retail_audit"
+#: Every role sql/00_roles.sql creates.
+ROLES: tuple[str, ...] = (*LOGIN_ROLES, APP_GROUP, AUDIT_ROLE)
 STORE_SETTING = "app.current_store_id"
 EMBEDDING_MODEL = "text-embedding-3-small"
 EMBEDDING_DIMENSIONS = 1536

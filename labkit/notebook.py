@@ -97,6 +97,20 @@ def show_sql(name: str, section: str | None = None) -> SQLListing:
     return SQLListing(f"sql/{path.name}, section {section}", schema.section(name, section))
 
 
+def show_lesson(name: str) -> SQLListing:
+    """Show one file of ``sql/lessons/``."""
+    path = schema.lesson_file(name)
+    return SQLListing(f"sql/lessons/{path.name}", path.read_text(encoding="utf-8").strip())
+
+
+def run_lesson(name: str) -> None:
+    """Apply one file of ``sql/lessons/`` (idempotent) as the administrator."""
+    from .db import connect
+
+    with connect(autocommit=True) as conn:
+        schema.apply_file(conn, schema.lesson_file(name))
+
+
 def run_sql(name: str) -> None:
     """Apply one file of ``sql/`` (idempotent), as ``labkit setup`` would."""
     from .db import connect

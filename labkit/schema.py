@@ -42,6 +42,15 @@ def sql_file(name: str) -> Path:
     raise LabError(f"There is no SQL file called {name!r}", f"Pick one of: {names}")
 
 
+def lesson_file(name: str) -> Path:
+    """A file of ``sql/lessons/``: DDL a notebook applies to show a trap, not part of setup."""
+    path = sql_dir() / "lessons" / f"{name.removesuffix('.sql')}.sql"
+    if not path.is_file():
+        found = ", ".join(p.stem for p in sorted((sql_dir() / "lessons").glob("*.sql")))
+        raise LabError(f"There is no lesson file called {name!r}", f"Pick one of: {found}")
+    return path
+
+
 def sections(name: str) -> dict[str, str]:
     """The ``-- section: NAME`` parts of one file, each up to the next section."""
     text = sql_file(name).read_text(encoding="utf-8")

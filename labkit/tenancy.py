@@ -8,6 +8,9 @@
 which sets ``app.current_store_id`` for that transaction only. When the block
 ends, the transaction commits (or rolls back on an error) and the context ends
 with it, so the next borrower of the connection starts with no store at all.
+The pool also resets every connection it takes back (``DISCARD ALL``): cursors
+held open past a commit, prepared statements, temporary tables and session
+settings all end with the request that made them.
 """
 
 from __future__ import annotations
@@ -29,6 +32,41 @@ _pools: dict[tuple[str, settings.Settings], ConnectionPool] = {}
 _pools_lock = threading.Lock()
 
 
+def reset_session(conn: psycopg.Connection[Any]) -> None:
+    """Return ``conn`` to the state of a new session, as the pool takes it back.
+
+    ``DISCARD ALL`` closes every cursor (``WITH HOLD`` ones too), drops temporary
+    tables, deallocates prepared statements and resets every session setting; it
+    cannot run inside a transaction block.
+    """
+    autocommit = conn.autocommit
+    conn.autocommit = True
+    try:
+        conn.execute("DISCARD ALL")
+    finally:
+        conn.autocommit = autocommit
+
+
+def new_pool(role: str = contract.APP_ROLE, *, max_size: int = 4) -> ConnectionPool:
+    """A new connection pool for ``role``, configured as labkit's shared ones."""
+    conninfo = psycopg.conninfo.make_conninfo(**db.connect_params(role))
+    # check= tests each connection as it is handed out, so a pool outlives a
+    # server restart (labkit down / up) instead of handing out dead ones;
+    # reset= clears what one request left in the session before the next.
+    return ConnectionPool(
+        conninfo,
+        min_size=1,
+        max_size=max_size,
+        name=f"labkit-{role}",
+        check=ConnectionPool.check_connection,
+        reset=reset_session,
+        # DISCARD ALL deallocates server-side prepared statements, which
+        # psycopg's own cache does not always notice: do not make any.
+        kwargs={"prepare_threshold": None},
+        open=True,
+    )
+
+
 def pool(role: str = contract.APP_ROLE, *, max_size: int = 4) -> ConnectionPool:
     """The shared connection pool for ``role`` (one per role and database)."""
     # Keyed by the settings, which are cheap to read; the server is checked (and
@@ -36,17 +74,7 @@ def pool(role: str = contract.APP_ROLE, *, max_size: int = 4) -> ConnectionPool:
     key = (role, settings.load())
     with _pools_lock:
         if key not in _pools:
-            conninfo = psycopg.conninfo.make_conninfo(**db.connect_params(role))
-            # check= tests each connection as it is handed out, so a pool outlives
-            # a server restart (labkit down / up) instead of handing out dead ones.
-            _pools[key] = ConnectionPool(
-                conninfo,
-                min_size=1,
-                max_size=max_size,
-                name=f"labkit-{role}",
-                check=ConnectionPool.check_connection,
-                open=True,
-            )
+            _pools[key] = new_pool(role, max_size=max_size)
         return _pools[key]
 
 

@@ -29,15 +29,15 @@ $$;
 -- do not bypass row-level security, and see one store at a time.
 --
 -- mcp_user is the application's login (the MCP server in the next lab). It may
--- act for any store: the application chooses the store per request with
--- retail.set_store_context().
+-- choose the store it acts for, one transaction at a time, only through
+-- retail.set_store_context() (retail_audit.store_choosers lists it).
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'retail_app') THEN
         CREATE ROLE retail_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
     END IF;
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'mcp_user') THEN
-        CREATE ROLE mcp_user LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS IN ROLE retail_app;
+        CREATE ROLE mcp_user LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
     END IF;
 END
 $$;
@@ -54,8 +54,7 @@ BEGIN
     LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = login) THEN
             EXECUTE pg_catalog.format(
-                'CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS IN ROLE retail_app',
-                login);
+                'CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS', login);
         END IF;
     END LOOP;
 END
@@ -89,5 +88,65 @@ BEGIN
             EXECUTE pg_catalog.format('GRANT %I TO %I', lab_role, current_user);
         END IF;
     END LOOP;
+END
+$$;
+
+-- section: memberships
+-- The logins inherit retail_app's privileges but cannot become it: SET FALSE
+-- (PostgreSQL 16+) refuses SET ROLE retail_app, so no login can act as a role
+-- other than itself. (Had a store login the SET option, SET ROLE retail_app would
+-- take it out of retail.store_logins; retail.current_store_id() gives any role
+-- that is neither a store login nor a store chooser no store at all, but the
+-- rule is: a login is one identity.) An existing membership with SET TRUE, from
+-- an earlier version of this file, is changed in place.
+DO $$
+DECLARE
+    login text;
+BEGIN
+    FOREACH login IN ARRAY ARRAY['mcp_user', 'seattle_manager', 'redmond_manager', 'bellevue_manager', 'online_manager']
+    LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_auth_members AS m
+                       WHERE m.roleid = 'retail_app'::regrole AND m.member = login::regrole
+                         AND m.inherit_option AND NOT m.set_option) THEN
+            EXECUTE pg_catalog.format('GRANT retail_app TO %I WITH INHERIT TRUE, SET FALSE', login);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- section: lock_timeout
+-- A tenant may LOCK a table it can write (shared with every store) and hold the
+-- lock; the lock timeout bounds how long anyone else then waits for it. (A role
+-- may change its own settings, so this bounds mistakes, not a determined tenant.)
+DO $$
+DECLARE
+    login text;
+BEGIN
+    FOREACH login IN ARRAY ARRAY['mcp_user', 'seattle_manager', 'redmond_manager', 'bellevue_manager', 'online_manager']
+    LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_db_role_setting AS s
+                       WHERE s.setrole = login::regrole AND s.setdatabase = 0
+                         AND 'lock_timeout=5s' = ANY (s.setconfig)) THEN
+            EXECUTE pg_catalog.format('ALTER ROLE %I SET lock_timeout = %L', login, '5s');
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- section: audit_role
+-- retail_audit owns the audit log, the store context's secret and the functions
+-- that write either. It cannot log in and no login is a member of it, so neither
+-- the application nor the schema owner can rewrite history. Only a superuser
+-- (and, on a managed server, the administrator that runs this setup, which must
+-- act as it to create its objects) can become it.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'retail_audit') THEN
+        CREATE ROLE retail_audit NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+    END IF;
+    IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)
+       AND NOT pg_catalog.pg_has_role(current_user, 'retail_audit', 'SET') THEN
+        EXECUTE pg_catalog.format('GRANT retail_audit TO %I WITH INHERIT FALSE, SET TRUE', current_user);
+    END IF;
 END
 $$;

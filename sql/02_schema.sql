@@ -32,12 +32,22 @@ CREATE TABLE IF NOT EXISTS retail.stores (
 -- section: customers
 -- A customer belongs to one store. (store_id, customer_id) is unique so that a
 -- sale can reference the pair and never name another store's customer.
+--
+-- Email is unique per store, not across stores: a defect of the lab text, whose
+-- global `email UNIQUE` is an oracle. Inserting an email that another store's
+-- customer has fails with a unique violation (ON CONFLICT DO NOTHING inserts 0
+-- rows instead of 1), so any store learns who shops elsewhere. Likewise every
+-- secondary index and unique key on store rows leads with store_id: an index
+-- scan evaluates a query's own (leakproof) predicate on the index entries before
+-- row-level security filters the rows it found, and EXPLAIN (ANALYZE) reports
+-- the other stores' matches as "Rows Removed by Filter". Led by store_id, the
+-- scan only ever reads the querying store's entries.
 CREATE TABLE IF NOT EXISTS retail.customers (
     customer_id           uuid          PRIMARY KEY DEFAULT gen_random_uuid(),
     store_id              varchar(50)   NOT NULL REFERENCES retail.stores (store_id),
     first_name            varchar(50)   NOT NULL,
     last_name             varchar(50)   NOT NULL,
-    email                 varchar(100)  NOT NULL UNIQUE,
+    email                 varchar(100)  NOT NULL,
     phone                 varchar(20),
     date_of_birth         date,
     gender                varchar(20),
@@ -47,8 +57,22 @@ CREATE TABLE IF NOT EXISTS retail.customers (
     total_lifetime_value  numeric(10,2) NOT NULL DEFAULT 0 CHECK (total_lifetime_value >= 0),
     created_at            timestamptz   NOT NULL DEFAULT now(),
     updated_at            timestamptz   NOT NULL DEFAULT now(),
-    UNIQUE (store_id, customer_id)
+    UNIQUE (store_id, customer_id),
+    CONSTRAINT customers_store_email_key UNIQUE (store_id, email)
 );
+-- A database made by an earlier version of this file has the global key: replace it.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint
+                   WHERE conrelid = 'retail.customers'::regclass AND conname = 'customers_store_email_key') THEN
+        ALTER TABLE retail.customers ADD CONSTRAINT customers_store_email_key UNIQUE (store_id, email);
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_constraint
+               WHERE conrelid = 'retail.customers'::regclass AND conname = 'customers_email_key') THEN
+        ALTER TABLE retail.customers DROP CONSTRAINT customers_email_key;
+    END IF;
+END
+$$;
 CREATE INDEX IF NOT EXISTS customers_store_idx ON retail.customers (store_id, loyalty_tier);
 
 -- section: product_categories
@@ -100,6 +124,14 @@ CREATE INDEX IF NOT EXISTS products_store_category_idx ON retail.products (store
 -- Full-text search over name and description (keyword search, and the text half
 -- of hybrid search). to_tsvector with an explicit configuration is immutable,
 -- so it can be indexed.
+--
+-- These two GIN indexes do not lead with store_id (GIN cannot, without the
+-- btree_gin extension, which not every server has), yet they are no oracle: @@
+-- and the array operators are not LEAKPROOF, so under row-level security the
+-- planner never runs them inside an index scan before the policy; a tenant's
+-- search reads its own store's rows by the store_id indexes and filters them
+-- (tests/test_attacks.py checks both facts). They serve the sessions that
+-- bypass row-level security (the administrator's reports, maintenance).
 CREATE INDEX IF NOT EXISTS products_search_idx ON retail.products USING gin (
     to_tsvector('english'::regconfig, product_name || ' ' || coalesce(product_description, ''))
 );
@@ -143,8 +175,9 @@ CREATE INDEX IF NOT EXISTS sales_transactions_store_date_idx
     ON retail.sales_transactions (store_id, transaction_date);
 CREATE INDEX IF NOT EXISTS sales_transactions_store_type_date_idx
     ON retail.sales_transactions (store_id, transaction_type, transaction_date);
-CREATE INDEX IF NOT EXISTS sales_transactions_customer_idx
-    ON retail.sales_transactions (customer_id);
+DROP INDEX IF EXISTS retail.sales_transactions_customer_idx;  -- not led by store_id (earlier versions)
+CREATE INDEX IF NOT EXISTS sales_transactions_store_customer_idx
+    ON retail.sales_transactions (store_id, customer_id);
 
 -- section: sales_transaction_items
 -- A line item belongs to its transaction's store. It carries that store_id too,
@@ -171,8 +204,9 @@ CREATE TABLE IF NOT EXISTS retail.sales_transaction_items (
         REFERENCES retail.sales_transactions (store_id, transaction_id) ON DELETE CASCADE,
     FOREIGN KEY (store_id, product_id) REFERENCES retail.products (store_id, product_id)
 );
-CREATE INDEX IF NOT EXISTS sales_transaction_items_transaction_idx
-    ON retail.sales_transaction_items (transaction_id);
+DROP INDEX IF EXISTS retail.sales_transaction_items_transaction_idx;  -- not led by store_id (earlier versions)
+CREATE INDEX IF NOT EXISTS sales_transaction_items_store_transaction_idx
+    ON retail.sales_transaction_items (store_id, transaction_id);
 CREATE INDEX IF NOT EXISTS sales_transaction_items_store_product_idx
     ON retail.sales_transaction_items (store_id, product_id);
 
@@ -209,10 +243,25 @@ CREATE TABLE IF NOT EXISTS retail.product_embeddings (
     embedding_model  varchar(100)  NOT NULL DEFAULT 'text-embedding-3-small',
     created_at       timestamptz   NOT NULL DEFAULT now(),
     updated_at       timestamptz   NOT NULL DEFAULT now(),
-    UNIQUE (product_id, embedding_model),
+    CONSTRAINT product_embeddings_store_product_model_key UNIQUE (store_id, product_id, embedding_model),
     FOREIGN KEY (store_id, product_id)
         REFERENCES retail.products (store_id, product_id) ON DELETE CASCADE
 );
+-- Earlier versions had UNIQUE (product_id, embedding_model), not led by store_id.
+-- A product belongs to one store, so the store-led key allows exactly the same rows.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint WHERE conrelid = 'retail.product_embeddings'::regclass
+                   AND conname = 'product_embeddings_store_product_model_key') THEN
+        ALTER TABLE retail.product_embeddings ADD CONSTRAINT product_embeddings_store_product_model_key
+            UNIQUE (store_id, product_id, embedding_model);
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_constraint WHERE conrelid = 'retail.product_embeddings'::regclass
+               AND conname = 'product_embeddings_product_id_embedding_model_key') THEN
+        ALTER TABLE retail.product_embeddings DROP CONSTRAINT product_embeddings_product_id_embedding_model_key;
+    END IF;
+END
+$$;
 CREATE INDEX IF NOT EXISTS product_embeddings_store_idx
     ON retail.product_embeddings (store_id, embedding_model);
 -- HNSW with cosine distance for the lab's model, OpenAI text-embedding-3-small
@@ -224,7 +273,41 @@ CREATE INDEX IF NOT EXISTS product_embeddings_te3small_hnsw_idx
 
 -- section: audit_log
 -- Who changed what, written by triggers. record_id is the changed row's own key.
-CREATE TABLE IF NOT EXISTS retail.audit_log (
+--
+-- The log must outlast whoever it records, the schema owner included: a table's
+-- owner can always disable its triggers, UPDATE, TRUNCATE or DROP it, and a
+-- schema's owner can drop anything in the schema. So the log lives in a schema
+-- of its own, owned by retail_audit, a role that cannot log in and that no
+-- login is a member of; retail.audit_log is a view of it, so the name reads as
+-- before. Only functions owned by retail_audit write it (sql/04_security.sql).
+RESET ROLE;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = 'retail_audit') THEN
+        CREATE SCHEMA retail_audit AUTHORIZATION retail_audit;
+    END IF;
+END
+$$;
+-- A database made by an earlier version of this file has the log as a table
+-- retail.audit_log owned by retail_owner: move it, rows and all.
+DO $$
+BEGIN
+    IF (SELECT c.relkind FROM pg_catalog.pg_class AS c WHERE c.oid = pg_catalog.to_regclass('retail.audit_log')) = 'r' THEN
+        DROP TRIGGER IF EXISTS audit_log_append_only ON retail.audit_log;
+        DROP TRIGGER IF EXISTS audit_log_no_truncate ON retail.audit_log;
+        DROP POLICY IF EXISTS store_reads_own_audit ON retail.audit_log;
+        REVOKE ALL ON retail.audit_log FROM retail_app;
+        ALTER TABLE retail.audit_log SET SCHEMA retail_audit;
+        ALTER TABLE retail_audit.audit_log OWNER TO retail_audit;
+        DROP INDEX IF EXISTS retail_audit.audit_log_record_idx;
+    END IF;
+END
+$$;
+GRANT USAGE ON SCHEMA retail TO retail_audit;
+GRANT CREATE ON SCHEMA retail TO retail_audit;  -- for the view below, and the functions of 04
+SET LOCAL ROLE retail_audit;
+COMMENT ON SCHEMA retail_audit IS 'Zava Retail: the audit log and the store context''s key';
+CREATE TABLE IF NOT EXISTS retail_audit.audit_log (
     log_id      uuid          PRIMARY KEY DEFAULT gen_random_uuid(),
     table_name  varchar(100)  NOT NULL,
     action      varchar(20)   NOT NULL,
@@ -238,8 +321,16 @@ CREATE TABLE IF NOT EXISTS retail.audit_log (
     -- change made in one transaction would carry the same time and no order.
     created_at  timestamptz   NOT NULL DEFAULT clock_timestamp()
 );
-CREATE INDEX IF NOT EXISTS audit_log_store_time_idx ON retail.audit_log (store_id, created_at);
-CREATE INDEX IF NOT EXISTS audit_log_record_idx ON retail.audit_log (table_name, record_id);
+-- Store first, like every index on store rows (see customers).
+CREATE INDEX IF NOT EXISTS audit_log_store_time_idx ON retail_audit.audit_log (store_id, created_at);
+CREATE INDEX IF NOT EXISTS audit_log_store_record_idx
+    ON retail_audit.audit_log (store_id, table_name, record_id);
+-- security_invoker: whoever reads the view is held to the log's own policies.
+CREATE OR REPLACE VIEW retail.audit_log WITH (security_invoker = true) AS
+    SELECT log_id, table_name, action, user_name, store_id, record_id,
+           old_values, new_values, metadata, created_at
+    FROM retail_audit.audit_log;
+SET LOCAL ROLE retail_owner;
 
 -- section: updated_at
 -- updated_at means "last changed", so the database keeps it, not each client.

@@ -91,7 +91,7 @@ def test_the_verification_notices_what_a_restore_lost(
         conn.execute("ALTER TABLE retail.sales_transactions DISABLE ROW LEVEL SECURITY")
         conn.execute("DROP INDEX retail.product_embeddings_te3small_hnsw_idx")
         conn.execute("ALTER TABLE retail.customers DISABLE TRIGGER audit_changes")
-        conn.execute("DROP FUNCTION retail.refuse_audit_change() CASCADE")
+        conn.execute("DROP FUNCTION retail.touch_updated_at() CASCADE")
     report = backup.verify(made, damaged)
     failed = {check.name for check in report.checks if check.ok is False}
     expected = {"tables", "policies", "row security", "indexes", "triggers", "functions"}
@@ -113,7 +113,7 @@ def test_lost_rows_are_copied_back_from_a_restored_copy(
     assert set(lost.tables.index[~lost.tables["same content"]]) == {
         "retail.sales_transactions",
         "retail.sales_transaction_items",
-        "retail.audit_log",  # the DELETEs were audited
+        "retail_audit.audit_log",  # the DELETEs were audited
     }
     by_store = "transaction_id IN (SELECT transaction_id FROM retail.sales_transactions WHERE store_id = %s)"
     copied = backup.copy_back(
@@ -125,7 +125,7 @@ def test_lost_rows_are_copied_back_from_a_restored_copy(
     )
     assert copied == {"sales_transactions": sales, "sales_transaction_items": items}
     after = backup.compare(copy, db.target().database)
-    assert set(after.tables.index[~after.tables["same content"]]) == {"retail.audit_log"}
+    assert set(after.tables.index[~after.tables["same content"]]) == {"retail_audit.audit_log"}
     again = backup.copy_back(copy, [("sales_transactions", "store_id = %s", ["redmond"])])
     assert again == {"sales_transactions": 0}, "only missing rows are copied"
     with labkit.connect() as conn:

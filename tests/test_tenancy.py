@@ -78,20 +78,51 @@ def test_threads_on_different_stores_never_see_each_other(expected: dict[str, in
     assert done == list(range(THREADS))
 
 
-def test_a_session_wide_context_leaks_to_the_next_borrower(expected: dict[str, int]) -> None:
-    """The lab text's trap, reproduced on purpose with a one-connection pool."""
+def test_a_session_wide_setting_is_ignored_and_reset_by_the_pool(
+    expected: dict[str, int],
+) -> None:
+    """The lab text's trap: a session-wide setting on a pooled connection."""
     conninfo = psycopg.conninfo.make_conninfo(**db.connect_params(contract.APP_ROLE))
-    with ConnectionPool(conninfo, min_size=1, max_size=1, open=True) as pool:
-        with pool.connection() as first:  # request 1, for seattle, the lab text's way
+    setting = "SELECT current_setting('app.current_store_id', true)"
+    # A pool that hands connections out as they were left: the setting survives,
+    # but the lab's policies ignore a context that set_store_context did not make.
+    with ConnectionPool(conninfo, min_size=1, max_size=1, open=True) as plain:
+        with plain.connection() as first:
             first.execute("SELECT set_config('app.current_store_id', 'seattle', false)")
-        with pool.connection() as second:  # request 2 sets nothing, yet sees seattle
-            assert _seen(second) == (["seattle"], expected["seattle"])
-        with pool.connection() as third:  # the fix: transaction-scoped, gone at commit
-            third.execute("RESET app.current_store_id")
-            with tenancy.store_transaction(third, "redmond"):
-                pass
-        with pool.connection() as fourth:
-            assert _seen(fourth) == ([], 0)
+        with plain.connection() as second:
+            assert second.execute(setting).fetchone() == ("seattle",)
+            assert _seen(second) == ([], 0)
+    # labkit's pool resets each connection it takes back: the setting is gone.
+    with tenancy.new_pool(max_size=1) as pool_of_one:
+        with pool_of_one.connection() as first:
+            first.execute("SELECT set_config('app.current_store_id', 'seattle', false)")
+        with pool_of_one.connection() as second:
+            assert second.execute(setting).fetchone() in ((None,), ("",))
+
+
+def test_the_pool_resets_cursors_prepared_statements_and_settings(
+    expected: dict[str, int],
+) -> None:
+    with tenancy.new_pool(max_size=1) as pool:
+        _leave_things_behind_and_check(pool)
+
+
+def _leave_things_behind_and_check(pool: ConnectionPool) -> None:
+    with pool.connection() as conn:
+        pid = conn.pgconn.backend_pid
+        with tenancy.store_transaction(conn, "online"):
+            conn.execute("DECLARE loot CURSOR WITH HOLD FOR SELECT * FROM retail.customers")
+        conn.execute("PREPARE stash AS SELECT 1")
+        conn.execute("SET application_name = 'left over'")
+        conn.commit()
+    with pool.connection() as conn:  # a pool of one: the same connection
+        assert conn.pgconn.backend_pid == pid
+        left = conn.execute(
+            "SELECT (SELECT count(*) FROM pg_catalog.pg_cursors),"
+            " (SELECT count(*) FROM pg_catalog.pg_prepared_statements),"
+            " current_setting('application_name')"
+        ).fetchone()
+        assert left == (0, 0, "")
 
 
 def test_an_error_inside_as_store_rolls_back_and_leaves_no_context(

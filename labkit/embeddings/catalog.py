@@ -41,7 +41,7 @@ _UPSERT = """
     INSERT INTO retail.product_embeddings
         (product_id, store_id, embedding_text, embedding, embedding_model)
     VALUES (%s, %s, %s, %s::vector, %s)
-    ON CONFLICT (product_id, embedding_model) DO UPDATE
+    ON CONFLICT (store_id, product_id, embedding_model) DO UPDATE
         SET embedding_text = EXCLUDED.embedding_text, embedding = EXCLUDED.embedding
 """
 
