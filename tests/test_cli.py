@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg import conninfo
 
 from labkit import binaries, cli, contract, db, schema
 
-from .helpers import run_labkit
+from .helpers import free_port, run_labkit, server_env
 
 
 def dump_schema() -> str:
@@ -78,21 +79,32 @@ def test_setup_twice_changes_nothing() -> None:
     assert "CREATE TABLE retail.products" in before
 
 
-def test_reset_asks_first_and_then_recreates_the_database() -> None:
-    with db.connect(contract.OWNER_ROLE) as conn:
-        conn.execute(
-            "INSERT INTO retail.stores (store_id, store_name) VALUES (%s, %s)", ("popup", "Pop-up")
-        )
-    refused = run_labkit("reset")
-    assert refused.returncode == 1
-    assert "--yes" in refused.stderr
-    with db.connect() as conn:
-        assert conn.execute("SELECT count(*) FROM retail.stores").fetchone() == (5,)
-    done = run_labkit("reset", "--yes")
-    assert done.returncode == 0, done.stderr
-    with db.connect() as conn:
-        assert conn.execute("SELECT count(*) FROM retail.stores").fetchone() == (4,)
-    assert f"applied {len(schema.sql_files())} files" in done.stdout
+def test_reset_asks_first_and_then_recreates_the_database(
+    scratch_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a server of its own: a reset drops the database every other test uses."""
+    for name, value in server_env(scratch_dir, free_port()).items():
+        monkeypatch.setenv(name, value)
+    own = db.ensure_server()
+    try:
+        schema.setup()
+        with db.connect(contract.OWNER_ROLE) as conn:
+            conn.execute(
+                "INSERT INTO retail.stores (store_id, store_name) VALUES (%s, %s)",
+                ("popup", "Pop-up"),
+            )
+        refused = run_labkit("reset")
+        assert refused.returncode == 1
+        assert "--yes" in refused.stderr
+        with db.connect() as conn:
+            assert conn.execute("SELECT count(*) FROM retail.stores").fetchone() == (5,)
+        done = run_labkit("reset", "--yes")
+        assert done.returncode == 0, done.stderr
+        with db.connect() as conn:
+            assert conn.execute("SELECT count(*) FROM retail.stores").fetchone() == (4,)
+        assert f"applied {len(schema.sql_files())} files" in done.stdout
+    finally:
+        own.server.stop()
 
 
 COMMANDS = ["up", "down", "status", "url", "psql", "setup", "reset", "seed"]

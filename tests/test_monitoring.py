@@ -193,15 +193,17 @@ def test_settings_review_and_apply() -> None:
         review = maintenance.settings_review(admin, recommended)
     assert list(review.columns) == ["current", "recommended", "applies"]
     assert review.loc["shared_buffers", "applies"] == "after restart"
-    assert maintenance.apply_settings({"random_page_cost": "1.1"}) == []
-    with labkit.connect() as admin:
-        assert admin.execute("SHOW random_page_cost").fetchone() == ("1.1",)
-    pending = maintenance.apply_settings({"max_wal_senders": "9"})
-    assert pending == ["max_wal_senders"]
-    maintenance.apply_settings({"max_wal_senders": "9"}, restart=True)
-    with labkit.connect(autocommit=True) as admin:
-        assert admin.execute("SHOW max_wal_senders").fetchone() == ("9",)
-        admin.execute("ALTER SYSTEM RESET random_page_cost")
-        admin.execute("ALTER SYSTEM RESET max_wal_senders")
-    db_target = labkit.db.target()
-    db_target.server.restart()
+    try:
+        assert maintenance.apply_settings({"random_page_cost": "1.1"}) == []
+        with labkit.connect() as admin:
+            assert admin.execute("SHOW random_page_cost").fetchone() == ("1.1",)
+        pending = maintenance.apply_settings({"max_wal_senders": "9"})
+        assert pending == ["max_wal_senders"]
+        maintenance.apply_settings({"max_wal_senders": "9"}, restart=True)
+        with labkit.connect() as admin:
+            assert admin.execute("SHOW max_wal_senders").fetchone() == ("9",)
+    finally:  # the server's settings as they were, for every test after this one
+        with labkit.connect(autocommit=True) as admin:
+            admin.execute("ALTER SYSTEM RESET random_page_cost")
+            admin.execute("ALTER SYSTEM RESET max_wal_senders")
+        labkit.db.target().server.restart()

@@ -72,10 +72,12 @@ def test_down_then_up_keeps_the_data(persistence_db: str) -> None:
         conn.execute("CREATE TABLE kept (note text)")
         conn.execute("INSERT INTO kept VALUES (%s)", ("still here",))
     down = run_labkit("down")
-    assert down.returncode == 0 and "stopped" in down.stdout
-    assert not db.target().server.status().running
-    assert run_labkit("down").stdout.strip() == "Server was not running."
-    up = run_labkit("up")
+    try:
+        assert down.returncode == 0 and "stopped" in down.stdout
+        assert not db.target().server.status().running
+        assert run_labkit("down").stdout.strip() == "Server was not running."
+    finally:  # up again whatever failed: every later test needs the server
+        up = run_labkit("up")
     assert up.returncode == 0 and "started in" in up.stdout, up.stderr
     assert "already running" in run_labkit("up").stdout
     with labkit.connect(dbname=persistence_db) as conn:
