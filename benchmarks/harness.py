@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from labkit import settings, tenancy
-from labkit.server import EmbeddedServer
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from labkit.server import EmbeddedServer, free_port
 
 
 @contextmanager

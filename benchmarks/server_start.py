@@ -18,11 +18,10 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from harness import free_port
 from record import record
 
 from labkit import binaries, schema, settings
-from labkit.server import EmbeddedServer
+from labkit.server import EmbeddedServer, free_port
 
 Timing = dict[str, list[float]]
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from labkit.server import free_port
+
+__all__ = ["free_port", "run_labkit", "server_env"]
 
 
 def run_labkit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -25,9 +28,3 @@ def run_labkit(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
 def server_env(data_dir: Path, port: int) -> dict[str, str]:
     """Environment for a second, separate embedded server."""
     return {"LABKIT_DATA_DIR": str(data_dir), "LABKIT_PORT": str(port)}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

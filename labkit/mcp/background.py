@@ -19,13 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import LabError
+from ..server import free_port
 from . import http
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((http.HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -25,7 +25,7 @@ import uvicorn
 from mcp.server.mcpserver import Context, MCPServer
 
 from .. import db, tenancy
-from .background import free_port
+from ..server import free_port
 
 EVERY_STORE = "00000000-0000-0000-0000-000000000000"
 
