@@ -95,21 +95,63 @@ def _status(args: argparse.Namespace) -> int:
         print(f"address:    {params.get('host')}:{params.get('port', '5432')}")
         _show_mcp_server()
     print(f"database:   {lab.database}")
-    with db.connect() as conn:
-        version = conn.execute("SHOW server_version").fetchone()
-        vector = conn.execute(
-            "SELECT coalesce(e.extversion, a.default_version || ' (available, not installed)')"
-            " FROM pg_catalog.pg_available_extensions a"
-            " LEFT JOIN pg_catalog.pg_extension e ON e.extname = a.name WHERE a.name = 'vector'"
-        ).fetchone()
-    print(f"PostgreSQL: {version[0] if version else '?'}")
-    print(f"pgvector:   {vector[0] if vector else 'not available'}")
+    from . import leftovers
+
+    # The bundled psql answers in milliseconds; psycopg alone takes longer to import
+    # than the whole command should. It is imported only when psql cannot answer,
+    # or when a drill left something to clean up.
+    answers = _ask_psql(lab, "SHOW server_version", _VECTOR_VERSION, leftovers.SLOTS_QUERY)
+    if answers is None:
+        with db.connect() as conn:
+            answers = [
+                [str(value) for value in row]
+                for query in ("SHOW server_version", _VECTOR_VERSION, leftovers.SLOTS_QUERY)
+                for row in conn.execute(query).fetchall()
+            ]
+    version, vector, *slots = answers + [["?"]] * max(0, 2 - len(answers))
+    print(f"PostgreSQL: {version[0]}")
+    print(f"pgvector:   {vector[0] if vector and vector[0] else 'not available'}")
     if lab.embedded:
         tail = lab.server.log_tail(5)
         if tail:
             print("log tail:\n  " + tail.replace("\n", "\n  "))
-    _clean_up_drills(lab)
+    if slots or leftovers.drill_folders():
+        _clean_up_drills(lab)
     return 0
+
+
+_VECTOR_VERSION = (
+    "SELECT coalesce(e.extversion, a.default_version || ' (available, not installed)')"
+    " FROM pg_catalog.pg_available_extensions a"
+    " LEFT JOIN pg_catalog.pg_extension e ON e.extname = a.name WHERE a.name = 'vector'"
+)
+
+
+def _ask_psql(lab: Any, *queries: str) -> list[list[str]] | None:
+    """Each query's rows, tab-separated, from the bundled psql; None when it cannot answer
+    (an external server, a missing database or login), for psycopg to explain."""
+    import subprocess
+
+    from . import binaries
+    from .errors import LabError
+
+    if not lab.embedded:
+        return None
+    try:
+        params = lab.params()
+        command = [str(binaries.program("psql", lab.settings)), "-X", "-A", "-t", "-q"]
+    except LabError:
+        return None
+    command += ["-F", "\t", "-v", "ON_ERROR_STOP=1", "-h", params["host"], "-p", params["port"]]
+    command += ["-U", params["user"], "-d", params["dbname"]]
+    command += [part for query in queries for part in ("-c", query)]
+    env = {**os.environ, "PGPASSWORD": params["password"], "PGCONNECT_TIMEOUT": "10"}
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    if result.returncode != 0:
+        return None
+    return [line.split("\t") for line in result.stdout.splitlines()]
 
 
 def _show_mcp_server() -> None:

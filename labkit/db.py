@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
-
-import psycopg
-from psycopg import conninfo as libpq
-from psycopg import sql
 
 from . import settings as settings_module
 from .credentials import PasswordStore
 from .errors import LabError
 from .server import LISTEN_ADDRESS, SUPERUSER, EmbeddedServer
 from .settings import LAB_DATABASE, Settings
+
+if TYPE_CHECKING:  # psycopg is imported where a connection is made, so that `labkit status`
+    import psycopg  # on the embedded server (which asks psql) starts without it
 
 #: The role name that means "the administrator": the embedded server's superuser,
 #: or the user in DATABASE_URL.
@@ -43,6 +42,9 @@ class Target:
         return EmbeddedServer(self.settings)
 
     def _external_params(self) -> dict[str, str]:
+        import psycopg
+        from psycopg import conninfo as libpq
+
         url = self.settings.database_url or ""
         try:
             params = libpq.conninfo_to_dict(url)
@@ -126,6 +128,9 @@ def params_to_url(params: dict[str, str], *, driver: str | None = None) -> str:
 
 def ensure_database(lab: Target) -> bool:
     """Create the lab database if it is missing. Returns True when it was created."""
+    import psycopg
+    from psycopg import sql
+
     with psycopg.connect(**lab.params(ADMIN, dbname="postgres"), autocommit=True) as conn:
         exists = conn.execute(
             "SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", (lab.database,)
@@ -164,6 +169,8 @@ def connect(
     Starts the embedded server if it is not running. Extra keyword arguments go
     to ``psycopg.connect`` (``autocommit=True``, ``row_factory=...``).
     """
+    import psycopg
+
     lab = target()
     try:
         return psycopg.connect(**lab.params(role, dbname), **kwargs)

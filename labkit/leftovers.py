@@ -19,12 +19,13 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import psycopg
+from typing import TYPE_CHECKING, Any
 
 from . import binaries, db
 from .sizes import human_size
+
+if TYPE_CHECKING:
+    import psycopg
 
 FOLDER_PREFIX = "labkit-pitr-"
 SLOT_PREFIX = "labkit_pitr_"
@@ -113,6 +114,15 @@ def _size(path: Path) -> int:
     return total
 
 
+#: The drills' replication slots, with the WAL each holds back (bytes).
+SLOTS_QUERY = (
+    "SELECT slot_name, active_pid,"
+    " coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn),"
+    " 0)::bigint"
+    " FROM pg_catalog.pg_replication_slots WHERE slot_name LIKE 'labkit\\_pitr\\_%'"
+)
+
+
 def drill_folders() -> list[Path]:
     return sorted(Path(tempfile.gettempdir()).glob(FOLDER_PREFIX + "*"))
 
@@ -143,15 +153,10 @@ def clean_up(lab: db.Target | None = None) -> Leftovers:
 
 
 def _drop_stale_slots(lab: db.Target, alive: set[str], found: Leftovers) -> None:
-    pattern = SLOT_PREFIX.replace("_", "\\_") + "%"
+    import psycopg
+
     with psycopg.connect(**lab.params(), autocommit=True) as conn:
-        slots = conn.execute(
-            "SELECT slot_name, active_pid,"
-            " coalesce(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn),"
-            " 0)::bigint"
-            " FROM pg_catalog.pg_replication_slots WHERE slot_name LIKE %s",
-            (pattern,),
-        ).fetchall()
+        slots = conn.execute(SLOTS_QUERY).fetchall()
         for name, active_pid, held in slots:
             if name in alive:
                 continue

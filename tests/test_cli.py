@@ -150,8 +150,12 @@ def test_help_and_status_import_only_what_they_need() -> None:
     assert "labkit" in help_modules  # the probe ran
     assert help_modules.isdisjoint({"psycopg", *HEAVY_MODULES}), help_modules
     status_modules = modules_loaded_by("status")
-    assert "psycopg" in status_modules  # it did query the server
-    assert status_modules.isdisjoint(HEAVY_MODULES), status_modules & set(HEAVY_MODULES)
+    assert "labkit" in status_modules
+    # The embedded server's versions come from the bundled psql: no driver to import.
+    assert status_modules.isdisjoint({"psycopg", *HEAVY_MODULES}), status_modules & {
+        "psycopg",
+        *HEAVY_MODULES,
+    }
 
 
 def test_help_is_plain_text() -> None:

@@ -11,8 +11,6 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
-
 from .. import settings
 
 
@@ -29,6 +27,8 @@ def running() -> list[dict[str, object]]:
             pid = int(state["pid"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
+        import psutil  # only when a state file exists: `labkit status` stays fast
+
         if psutil.pid_exists(pid):
             found.append({"pid": pid, "url": state.get("url")})
         else:  # killed without its clean-up: forget it
