@@ -272,6 +272,14 @@ def test_a_store_without_a_login_is_refused_loudly() -> None:
         pass
 
 
+def test_a_login_cannot_enter_another_store_s_context() -> None:
+    refused = pytest.raises(
+        labkit.LabError, match="Cannot act for store 'seattle' as redmond_manager"
+    )
+    with labkit.connect("redmond_manager") as conn, refused:
+        database.enter_store(conn, "seattle", "redmond_manager")
+
+
 def test_the_json_shape_is_the_sample_s(url: str) -> None:
     async def attempt() -> Any:
         async with client.over_http(url, token("redmond")) as session:

@@ -56,14 +56,14 @@ def store_transaction(store: str) -> Iterator[psycopg.Connection[Any]]:
     login = login_for(store)
     with tenancy.pool(login, max_size=POOL_SIZE).connection() as conn:
         try:
-            _enter_store(conn, store, login)
+            enter_store(conn, store, login)
             yield conn
         finally:
             if not conn.closed:
                 conn.rollback()
 
 
-def _enter_store(conn: psycopg.Connection[Any], store: str, login: str) -> None:
+def enter_store(conn: psycopg.Connection[Any], store: str, login: str) -> None:
     try:
         conn.execute("SELECT retail.set_store_context(%s)", (store,))
     except psycopg.Error as error:
