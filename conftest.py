@@ -44,6 +44,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     labkit.setup()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """pytest-randomly shuffles the tests before this hook runs; a notebook's cells, run by
+    nbval, must keep their order, so they go back into their slots in notebook order."""
+    slots = [index for index, item in enumerate(items) if hasattr(item, "cell_num")]
+    cells = sorted((items[i] for i in slots), key=lambda c: (str(c.path), c.cell_num))  # type: ignore[attr-defined]
+    for slot, cell in zip(slots, cells, strict=True):
+        items[slot] = cell
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _scratch is None:
         return
