@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg import conninfo
 
-from labkit import binaries, cli, contract, db, schema
+from labkit import binaries, catalog, cli, contract, db, schema
 
 from .helpers import free_port, run_labkit, server_env
 
@@ -66,6 +66,8 @@ def test_psql_runs_the_bundled_client() -> None:
 
 
 def test_setup_twice_changes_nothing() -> None:
+    with db.connect() as conn:
+        facts = catalog.snapshot(conn)  # also roles' memberships and settings, grants
     before = dump_schema()
     log = db.target().server.log_file
     log_size = log.stat().st_size
@@ -74,6 +76,8 @@ def test_setup_twice_changes_nothing() -> None:
     assert f"Applied {len(schema.sql_files())} files" in result.stdout
     assert "Set passwords" not in result.stdout
     assert dump_schema() == before
+    with db.connect() as conn:
+        assert catalog.snapshot(conn) == facts
     new_log = log.read_text(errors="replace")[log_size:]
     assert "ERROR" not in new_log and "FATAL" not in new_log, new_log
     assert "CREATE TABLE retail.products" in before

@@ -1,0 +1,267 @@
+-- The retail schema: one shared database and one shared schema for every store
+-- (shared-database, shared-schema multi-tenancy). Every row that belongs to a
+-- store carries store_id; row-level security builds on that column.
+--
+-- The lab text never creates the schema and its first CREATE TABLE fails on a
+-- fresh server (SPEC defect 1). Everything here is idempotent: running the file
+-- again changes nothing.
+
+-- section: schema
+CREATE SCHEMA IF NOT EXISTS retail AUTHORIZATION retail_owner;
+COMMENT ON SCHEMA retail IS 'Zava Retail: stores, customers, products, sales and embeddings';
+
+-- Everything below is created by, and owned by, retail_owner.
+SET LOCAL ROLE retail_owner;
+-- Built-ins first, then public for the vector type; no user schema can shadow them.
+SET LOCAL search_path = pg_catalog, public;
+
+-- section: stores
+-- The tenant registry. store_id is a readable key ('seattle'), the value that
+-- app.current_store_id holds.
+CREATE TABLE IF NOT EXISTS retail.stores (
+    store_id        varchar(50)  PRIMARY KEY,
+    store_name      varchar(100) NOT NULL,
+    store_location  varchar(100),
+    store_type      varchar(50),
+    region          varchar(50),
+    created_at      timestamptz  NOT NULL DEFAULT now(),
+    updated_at      timestamptz  NOT NULL DEFAULT now(),
+    is_active       boolean      NOT NULL DEFAULT true
+);
+
+-- section: customers
+-- A customer belongs to one store. (store_id, customer_id) is unique so that a
+-- sale can reference the pair and never name another store's customer.
+CREATE TABLE IF NOT EXISTS retail.customers (
+    customer_id           uuid          PRIMARY KEY DEFAULT gen_random_uuid(),
+    store_id              varchar(50)   NOT NULL REFERENCES retail.stores (store_id),
+    first_name            varchar(50)   NOT NULL,
+    last_name             varchar(50)   NOT NULL,
+    email                 varchar(100)  NOT NULL UNIQUE,
+    phone                 varchar(20),
+    date_of_birth         date,
+    gender                varchar(20),
+    customer_since        date          NOT NULL DEFAULT current_date,
+    loyalty_tier          varchar(20)   NOT NULL DEFAULT 'bronze'
+        CHECK (loyalty_tier IN ('bronze', 'silver', 'gold', 'platinum')),
+    total_lifetime_value  numeric(10,2) NOT NULL DEFAULT 0 CHECK (total_lifetime_value >= 0),
+    created_at            timestamptz   NOT NULL DEFAULT now(),
+    updated_at            timestamptz   NOT NULL DEFAULT now(),
+    UNIQUE (store_id, customer_id)
+);
+CREATE INDEX IF NOT EXISTS customers_store_idx ON retail.customers (store_id, loyalty_tier);
+
+-- section: product_categories
+-- Shared reference data: every store uses the same seven categories.
+CREATE TABLE IF NOT EXISTS retail.product_categories (
+    category_id         serial       PRIMARY KEY,
+    category_name       varchar(100) NOT NULL UNIQUE,
+    parent_category_id  integer      REFERENCES retail.product_categories (category_id),
+    description         text,
+    is_active           boolean      NOT NULL DEFAULT true
+);
+
+-- section: products
+-- Each store has its own catalog: the same SKU may exist in two stores, but only
+-- once per store.
+CREATE TABLE IF NOT EXISTS retail.products (
+    product_id           uuid          PRIMARY KEY DEFAULT gen_random_uuid(),
+    store_id             varchar(50)   NOT NULL REFERENCES retail.stores (store_id),
+    sku                  varchar(50)   NOT NULL,
+    product_name         varchar(200)  NOT NULL,
+    product_description  text,
+    category_id          integer       REFERENCES retail.product_categories (category_id),
+    brand                varchar(100),
+    model                varchar(100),
+    color                varchar(50),
+    size                 varchar(50),
+    weight_kg            numeric(8,3)  CHECK (weight_kg >= 0),
+    dimensions_cm        varchar(50),
+    price                numeric(10,2) NOT NULL CHECK (price >= 0),
+    cost                 numeric(10,2) CHECK (cost >= 0),
+    current_stock        integer       NOT NULL DEFAULT 0 CHECK (current_stock >= 0),
+    minimum_stock        integer       NOT NULL DEFAULT 0 CHECK (minimum_stock >= 0),
+    maximum_stock        integer       CHECK (maximum_stock >= minimum_stock),
+    reorder_point        integer       NOT NULL DEFAULT 0 CHECK (reorder_point >= 0),
+    supplier_name        varchar(100),
+    supplier_sku         varchar(50),
+    is_active            boolean       NOT NULL DEFAULT true,
+    is_featured          boolean       NOT NULL DEFAULT false,
+    rating_average       numeric(3,2)  CHECK (rating_average BETWEEN 0 AND 5),
+    rating_count         integer       NOT NULL DEFAULT 0 CHECK (rating_count >= 0),
+    tags                 text[]        NOT NULL DEFAULT '{}',
+    metadata             jsonb         NOT NULL DEFAULT '{}',
+    created_at           timestamptz   NOT NULL DEFAULT now(),
+    updated_at           timestamptz   NOT NULL DEFAULT now(),
+    UNIQUE (store_id, sku),
+    UNIQUE (store_id, product_id)
+);
+CREATE INDEX IF NOT EXISTS products_store_category_idx ON retail.products (store_id, category_id);
+-- Full-text search over name and description (keyword search, and the text half
+-- of hybrid search). to_tsvector with an explicit configuration is immutable,
+-- so it can be indexed.
+CREATE INDEX IF NOT EXISTS products_search_idx ON retail.products USING gin (
+    to_tsvector('english'::regconfig, product_name || ' ' || coalesce(product_description, ''))
+);
+CREATE INDEX IF NOT EXISTS products_tags_idx ON retail.products USING gin (tags);
+
+-- section: sales_transactions
+-- A sale, return or exchange at one store. The customer is referenced together
+-- with the store, so a transaction can only name a customer of its own store.
+-- Amounts are never negative: transaction_type says which way the money goes
+-- (a sale is paid, a return refunded, an exchange settled with the goods taken
+-- back). The total is the goods at their unit prices, less discounts, plus tax;
+-- that the header equals the sum of its lines is tested, as a CHECK cannot see
+-- other rows.
+CREATE TABLE IF NOT EXISTS retail.sales_transactions (
+    transaction_id    uuid          PRIMARY KEY DEFAULT gen_random_uuid(),
+    store_id          varchar(50)   NOT NULL REFERENCES retail.stores (store_id),
+    customer_id       uuid,
+    transaction_date  timestamptz   NOT NULL DEFAULT now(),
+    transaction_type  varchar(20)   NOT NULL DEFAULT 'sale'
+        CHECK (transaction_type IN ('sale', 'return', 'exchange')),
+    payment_method    varchar(20)
+        CHECK (payment_method IN ('cash', 'credit_card', 'debit_card', 'digital_wallet')),
+    subtotal          numeric(10,2) NOT NULL DEFAULT 0 CHECK (subtotal >= 0),
+    tax_amount        numeric(10,2) NOT NULL DEFAULT 0 CHECK (tax_amount >= 0),
+    discount_amount   numeric(10,2) NOT NULL DEFAULT 0
+        CHECK (discount_amount >= 0 AND discount_amount <= subtotal),
+    total_amount      numeric(10,2) NOT NULL DEFAULT 0,
+    cashier_id        varchar(50),
+    register_id       varchar(50),
+    receipt_number    varchar(100),
+    notes             text,
+    metadata          jsonb         NOT NULL DEFAULT '{}',
+    created_at        timestamptz   NOT NULL DEFAULT now(),
+    FOREIGN KEY (store_id, customer_id) REFERENCES retail.customers (store_id, customer_id),
+    CONSTRAINT sales_transactions_amounts_add_up
+        CHECK (total_amount = subtotal - discount_amount + tax_amount),
+    UNIQUE (store_id, transaction_id)
+);
+-- The filters every report uses: one store, a date range, a transaction type.
+CREATE INDEX IF NOT EXISTS sales_transactions_store_date_idx
+    ON retail.sales_transactions (store_id, transaction_date);
+CREATE INDEX IF NOT EXISTS sales_transactions_store_type_date_idx
+    ON retail.sales_transactions (store_id, transaction_type, transaction_date);
+CREATE INDEX IF NOT EXISTS sales_transactions_customer_idx
+    ON retail.sales_transactions (customer_id);
+
+-- section: sales_transaction_items
+-- A line item belongs to its transaction's store. It carries that store_id too,
+-- kept equal to the transaction's by a composite foreign key, and its product
+-- must be one of the same store's. Row-level security then filters items by
+-- store_id directly instead of looking up each item's transaction (measured: a
+-- store's top products took twice as long that way). Code that inserts items
+-- without a store_id still works: a trigger copies it from the transaction.
+-- A line's total_price is before tax: its goods at the unit price, less discount.
+CREATE TABLE IF NOT EXISTS retail.sales_transaction_items (
+    item_id          uuid          PRIMARY KEY DEFAULT gen_random_uuid(),
+    transaction_id   uuid          NOT NULL,
+    product_id       uuid          NOT NULL,
+    quantity         integer       NOT NULL CHECK (quantity > 0),
+    unit_price       numeric(10,2) NOT NULL CHECK (unit_price >= 0),
+    total_price      numeric(10,2) NOT NULL CHECK (total_price >= 0),
+    discount_amount  numeric(10,2) NOT NULL DEFAULT 0 CHECK (discount_amount >= 0),
+    tax_amount       numeric(10,2) NOT NULL DEFAULT 0 CHECK (tax_amount >= 0),
+    created_at       timestamptz   NOT NULL DEFAULT now(),
+    store_id         varchar(50)   NOT NULL,
+    CONSTRAINT sales_transaction_items_amounts_add_up
+        CHECK (total_price = quantity * unit_price - discount_amount),
+    FOREIGN KEY (store_id, transaction_id)
+        REFERENCES retail.sales_transactions (store_id, transaction_id) ON DELETE CASCADE,
+    FOREIGN KEY (store_id, product_id) REFERENCES retail.products (store_id, product_id)
+);
+CREATE INDEX IF NOT EXISTS sales_transaction_items_transaction_idx
+    ON retail.sales_transaction_items (transaction_id);
+CREATE INDEX IF NOT EXISTS sales_transaction_items_store_product_idx
+    ON retail.sales_transaction_items (store_id, product_id);
+
+-- SECURITY INVOKER: the lookup sees only the transactions the inserting role may
+-- see, so an item for another store's transaction gets no store_id and is refused.
+CREATE OR REPLACE FUNCTION retail.item_store_from_transaction() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT t.store_id INTO NEW.store_id
+    FROM retail.sales_transactions AS t
+    WHERE t.transaction_id = NEW.transaction_id;
+    RETURN NEW;
+END
+$$;
+CREATE OR REPLACE TRIGGER sales_transaction_items_store_id
+    BEFORE INSERT ON retail.sales_transaction_items
+    FOR EACH ROW WHEN (NEW.store_id IS NULL)
+    EXECUTE FUNCTION retail.item_store_from_transaction();
+
+-- section: product_embeddings
+-- One embedding per product per model. The column is an untyped vector, so
+-- models of different sizes can live side by side; each model gets its own
+-- partial index on a typed cast, and queries filter on embedding_model so that
+-- vectors of different models are never compared. The store travels with the
+-- product: (store_id, product_id) must match a product of that store.
+CREATE TABLE IF NOT EXISTS retail.product_embeddings (
+    embedding_id     uuid          PRIMARY KEY DEFAULT gen_random_uuid(),
+    product_id       uuid          NOT NULL,
+    store_id         varchar(50)   NOT NULL,
+    embedding_text   text          NOT NULL,
+    embedding        vector        NOT NULL,
+    embedding_model  varchar(100)  NOT NULL DEFAULT 'text-embedding-3-small',
+    created_at       timestamptz   NOT NULL DEFAULT now(),
+    updated_at       timestamptz   NOT NULL DEFAULT now(),
+    UNIQUE (product_id, embedding_model),
+    FOREIGN KEY (store_id, product_id)
+        REFERENCES retail.products (store_id, product_id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS product_embeddings_store_idx
+    ON retail.product_embeddings (store_id, embedding_model);
+-- HNSW with cosine distance for the lab's model, OpenAI text-embedding-3-small
+-- (1536 dimensions).
+CREATE INDEX IF NOT EXISTS product_embeddings_te3small_hnsw_idx
+    ON retail.product_embeddings
+    USING hnsw ((embedding::vector(1536)) vector_cosine_ops)
+    WHERE embedding_model = 'text-embedding-3-small';
+
+-- section: audit_log
+-- Who changed what, written by triggers. record_id is the changed row's own key.
+CREATE TABLE IF NOT EXISTS retail.audit_log (
+    log_id      uuid          PRIMARY KEY DEFAULT gen_random_uuid(),
+    table_name  varchar(100)  NOT NULL,
+    action      varchar(20)   NOT NULL,
+    user_name   varchar(100)  NOT NULL DEFAULT current_user,
+    store_id    varchar(50),
+    record_id   uuid,
+    old_values  jsonb,
+    new_values  jsonb,
+    metadata    jsonb         NOT NULL DEFAULT '{}',
+    -- clock_timestamp(), not now(): now() is the transaction's start, so every
+    -- change made in one transaction would carry the same time and no order.
+    created_at  timestamptz   NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX IF NOT EXISTS audit_log_store_time_idx ON retail.audit_log (store_id, created_at);
+CREATE INDEX IF NOT EXISTS audit_log_record_idx ON retail.audit_log (table_name, record_id);
+
+-- section: updated_at
+-- updated_at means "last changed", so the database keeps it, not each client.
+CREATE OR REPLACE FUNCTION retail.touch_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER stores_touch_updated_at
+    BEFORE UPDATE ON retail.stores
+    FOR EACH ROW EXECUTE FUNCTION retail.touch_updated_at();
+CREATE OR REPLACE TRIGGER customers_touch_updated_at
+    BEFORE UPDATE ON retail.customers
+    FOR EACH ROW EXECUTE FUNCTION retail.touch_updated_at();
+CREATE OR REPLACE TRIGGER products_touch_updated_at
+    BEFORE UPDATE ON retail.products
+    FOR EACH ROW EXECUTE FUNCTION retail.touch_updated_at();
+CREATE OR REPLACE TRIGGER product_embeddings_touch_updated_at
+    BEFORE UPDATE ON retail.product_embeddings
+    FOR EACH ROW EXECUTE FUNCTION retail.touch_updated_at();
