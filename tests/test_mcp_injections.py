@@ -22,19 +22,6 @@ from tests.mcp_support import run, shared_server, sql, store_rows, stores_seen, 
 
 OTHER_ROWS = "(SELECT count(*) FROM retail.customers WHERE store_id <> 'seattle') AS other_rows"
 
-#: Attempts that become another role first: they stay in seattle only if the store
-#: login can reach no role that may choose a store (sql/00_roles.sql's job).
-THROUGH_ANOTHER_ROLE = {
-    "role and store in one statement",
-    "SET ROLE in a DO block, read out through an error",
-}
-#: Roles other than itself that seattle_manager can SET ROLE to, from the catalog.
-REACHABLE_ROLES = """
-    SELECT coalesce(array_agg(r.rolname::text ORDER BY r.rolname), '{}')
-    FROM pg_catalog.pg_roles AS r
-    WHERE r.rolname <> 'seattle_manager' AND pg_catalog.pg_has_role('seattle_manager', r.oid, 'SET')
-"""
-
 #: (name, SQL, the SQLSTATE it must be refused with, or None: may run, must stay in seattle)
 ATTEMPTS: list[tuple[str, str, str | None]] = [
     ("set the setting", "SET app.current_store_id = 'redmond'", None),
@@ -122,13 +109,6 @@ def test_every_injection_is_refused_or_stays_in_its_store(url: str) -> None:
         if problem := judge(refusal, result.is_error, message, seen):
             failures.append(f"{name}: {problem}: {message[:300]}")
     print("\n".join(report))
-    with labkit.connect(autocommit=True) as admin:
-        (reachable,) = admin.execute(REACHABLE_ROLES).fetchone()
-    known = [failure for failure in failures if failure.split(":")[0] in THROUGH_ANOTHER_ROLE]
-    if reachable and known and len(known) == len(failures):
-        # The database still lets a store login become a role that chooses its store:
-        # these attempts leak until it does not; every other attempt held.
-        pytest.xfail(f"seattle_manager can SET ROLE to {reachable}:\n" + "\n".join(known))
     assert not failures, "\n".join(failures)
 
 

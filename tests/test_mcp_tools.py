@@ -272,12 +272,11 @@ def test_a_store_without_a_login_is_refused_loudly() -> None:
         pass
 
 
-def test_a_login_cannot_enter_another_store_s_context() -> None:
-    refused = pytest.raises(
-        labkit.LabError, match="Cannot act for store 'seattle' as redmond_manager"
-    )
-    with labkit.connect("redmond_manager") as conn, refused:
-        database.enter_store(conn, "seattle", "redmond_manager")
+@pytest.mark.parametrize("login", ["redmond_manager", "retail_owner"])
+def test_no_other_login_enters_a_store_s_context(login: str) -> None:
+    refused = pytest.raises(labkit.LabError, match=f"Cannot act for store 'seattle' as {login}")
+    with labkit.connect(login) as conn, refused:
+        database.enter_store(conn, "seattle", login)
 
 
 def test_the_json_shape_is_the_sample_s(url: str) -> None:
