@@ -36,11 +36,7 @@ EMBEDDING_DIMENSIONS = 1536
 #: int8 ONNX export. Its own name, since its vectors differ from the fp32 model's.
 OFFLINE_EMBEDDING_MODEL = "all-MiniLM-L6-v2-int8"
 OFFLINE_EMBEDDING_DIMENSIONS = 384
-#: Models the search function knows by their vectors' size (sql/05_vector_search.sql).
-EMBEDDING_MODELS: dict[str, int] = {
-    EMBEDDING_MODEL: EMBEDDING_DIMENSIONS,
-    OFFLINE_EMBEDDING_MODEL: OFFLINE_EMBEDDING_DIMENSIONS,
-}
+# Which models the database knows, and their sizes: retail.embedding_models() (sql/05).
 
 VARCHAR = "character varying"
 TIMESTAMPTZ = "timestamp with time zone"

@@ -264,12 +264,7 @@ END
 $$;
 CREATE INDEX IF NOT EXISTS product_embeddings_store_idx
     ON retail.product_embeddings (store_id, embedding_model);
--- HNSW with cosine distance for the lab's model, OpenAI text-embedding-3-small
--- (1536 dimensions).
-CREATE INDEX IF NOT EXISTS product_embeddings_te3small_hnsw_idx
-    ON retail.product_embeddings
-    USING hnsw ((embedding::vector(1536)) vector_cosine_ops)
-    WHERE embedding_model = 'text-embedding-3-small';
+-- The HNSW indexes (one per store and model) are in 05_vector_search.sql.
 
 -- section: audit_log
 -- Who changed what, written by triggers. record_id is the changed row's own key.

@@ -89,7 +89,7 @@ def test_the_verification_notices_what_a_restore_lost(
         conn.execute("DROP POLICY store_isolation ON retail.products")
         conn.execute("ALTER TABLE retail.customers NO FORCE ROW LEVEL SECURITY")
         conn.execute("ALTER TABLE retail.sales_transactions DISABLE ROW LEVEL SECURITY")
-        conn.execute("DROP INDEX retail.product_embeddings_te3small_hnsw_idx")
+        conn.execute("DROP INDEX retail.product_embeddings_te3small_hnsw_seattle")
         conn.execute("ALTER TABLE retail.customers DISABLE TRIGGER audit_changes")
         conn.execute("DROP FUNCTION retail.touch_updated_at() CASCADE")
     report = backup.verify(made, damaged)

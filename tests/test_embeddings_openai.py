@@ -201,4 +201,5 @@ def test_the_openai_path_end_to_end(
         search_data.NORTH,
         settings={"enable_seqscan": "off", "enable_sort": "off"},  # as on a large table
     )
-    assert any("product_embeddings_te3small_hnsw_idx" in line for line in plan), plan
+    graph = f"product_embeddings_te3small_hnsw_{search_data.NORTH}"
+    assert any(graph in line for line in plan), plan

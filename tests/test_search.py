@@ -13,6 +13,7 @@ import labkit
 from labkit import contract, embeddings
 from labkit.embeddings import StandIn, to_text
 from labkit.errors import LabError
+from labkit.product_search import PLAIN_RRF
 
 from . import search_data
 from .search_data import NORTH, SOUTH
@@ -178,6 +179,15 @@ def test_keyword_search_wants_every_word_and_hybrid_keeps_exact_matches(catalog:
     assert (brand["keyword_score"] > 0).all()
     hybrid = labkit.search("Harbor Pine", NORTH, 5)
     assert set(hybrid["product_name"].iloc[:2]) == set(brand["product_name"])
+
+
+def test_hybrid_counts_a_keyword_match_only_when_every_word_matches(catalog: dict) -> None:
+    question = "keep me warm at home"  # each word is in some description, all in none
+    hybrid = labkit.search(question, NORTH, 5)
+    assert len(hybrid) == 5 and hybrid["keyword_rank"].isna().all()
+    # The control: taking any word, as hybrid search did, pulls keyword matches in.
+    before = labkit.search(question, NORTH, 5, fusion=PLAIN_RRF)
+    assert before["keyword_rank"].notna().any()
 
 
 def test_the_spec_call_keeps_its_defaults_and_columns(
