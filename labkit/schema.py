@@ -183,7 +183,13 @@ def _keep_notice(notice: psycopg.errors.Diagnostic, notices: list[str]) -> None:
 
 #: Roles of the lab whose objects and grants a reset drops (not the roles themselves:
 #: they belong to the whole server, and their recorded passwords stay valid).
-_LAB_ROLES = (contract.OWNER_ROLE, "retail_app", contract.APP_ROLE, *contract.STORE_LOGINS)
+_LAB_ROLES = (
+    contract.OWNER_ROLE,
+    "retail_audit",
+    "retail_app",
+    contract.APP_ROLE,
+    *contract.STORE_LOGINS,
+)
 
 
 def reset() -> SetupReport:
@@ -211,14 +217,16 @@ def reset() -> SetupReport:
             role
             for (role,) in conn.execute(
                 "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = ANY(%s)"
-                " AND pg_catalog.pg_has_role(current_user, oid, 'USAGE') ORDER BY rolname",
+                " AND pg_catalog.pg_has_role(current_user, oid, 'SET') ORDER BY rolname",
                 (list(_LAB_ROLES),),
             )
         ]
-        if roles:
-            conn.execute(
-                sql.SQL("DROP OWNED BY {}").format(sql.SQL(", ").join(map(sql.Identifier, roles)))
-            )
+        for role in roles:
+            # As the role itself: the admin may SET ROLE to every lab role but does not
+            # inherit them all (retail_audit, by design).
+            conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(role)))
+        conn.execute("RESET ROLE")
         kept = [name for (name,) in conn.execute(_EXTENSIONS)]
     report = setup()
     report.kept_extensions = kept

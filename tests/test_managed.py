@@ -176,11 +176,19 @@ def test_a_backup_without_bypassrls_says_what_to_do(on_managed: managed.ManagedS
 @pytest.fixture
 def bypassrls(emulated: managed.ManagedServer) -> Iterator[managed.ManagedServer]:
     """The provider grants the admin BYPASSRLS (what the backup error asks for), then takes it back."""
+    audit = sql.SQL("GRANT retail_audit TO {} WITH INHERIT {}")
     with emulated.provider() as conn:
         conn.execute(sql.SQL("ALTER ROLE {} BYPASSRLS").format(sql.Identifier(managed.ADMIN)))
+    # pg_dump also reads the audit log and the store context's key, which only
+    # retail_audit may read: the admin, which may SET ROLE to it, inherits it for the dump.
+    labkit_ok("setup", url=emulated.url)
+    with psycopg.connect(emulated.url, autocommit=True) as conn:
+        conn.execute(audit.format(sql.Identifier(managed.ADMIN), sql.SQL("TRUE")))
     try:
         yield emulated
     finally:
+        with psycopg.connect(emulated.url, autocommit=True) as conn:
+            conn.execute(audit.format(sql.Identifier(managed.ADMIN), sql.SQL("FALSE")))
         with emulated.provider() as conn:
             conn.execute(sql.SQL("ALTER ROLE {} NOBYPASSRLS").format(sql.Identifier(managed.ADMIN)))
             conn.execute("DROP DATABASE IF EXISTS zava_restored WITH (FORCE)")
@@ -197,7 +205,12 @@ def test_backup_verify_then_restore_by_an_admin_without_bypassrls(
     dump = next(tmp_path.glob("*.dump"))
     manifest = json.loads(dump.with_suffix(".json").read_text(encoding="utf-8"))
     assert managed.ADMIN not in manifest["roles"], "the admin is this server's, not the lab's"
-    assert set(manifest["roles"]) <= {contract.OWNER_ROLE, "retail_app", *contract.LOGIN_ROLES}
+    assert set(manifest["roles"]) <= {
+        contract.OWNER_ROLE,
+        "retail_app",
+        "retail_audit",
+        *contract.LOGIN_ROLES,
+    }
     assert "Wrote" in out
     labkit_ok("verify", str(dump), url=url)  # exit status 0: the restored copy matches
 
@@ -205,7 +218,13 @@ def test_backup_verify_then_restore_by_an_admin_without_bypassrls(
         conn.execute(sql.SQL("ALTER ROLE {} NOBYPASSRLS").format(sql.Identifier(managed.ADMIN)))
     restored = labkit_ok("restore", str(dump), "--into", "zava_restored", url=url)
     assert "Restored" in restored and "Skipped here:" in restored and "BYPASSRLS" in restored
-    rows = {table: entry[0] for table, entry in manifest["fingerprint"]["tables"].items()}
+    tenant_tables = {f"{contract.SCHEMA}.{table}" for table in contract.PER_STORE_TABLES}
+    rows = {
+        table: entry[0]
+        for table, entry in manifest["fingerprint"]["tables"].items()
+        if table in tenant_tables
+    }
+    assert rows.keys() == tenant_tables
     with capabilities.every_store(dbname="zava_restored") as conn:
         for table, count in rows.items():
             found = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.SQL(table)))

@@ -44,7 +44,9 @@ _PSQL_SCRIPT = [
     "--single-transaction",
     "--command=SELECT '[0]'::vector",
 ]
-_SECURITY_ENTRY = re.compile(r"^\d+; \d+ \d+ (?:ROW SECURITY|POLICY) ")
+_SCHEMA_ENTRY = re.compile(r"^\d+; \d+ \d+ (?:SCHEMA - |COMMENT - SCHEMA |ACL - SCHEMA )")
+#: Row-level security goes on last, and the event triggers (a DDL guard) after it.
+_SECURITY_ENTRY = re.compile(r"^\d+; \d+ \d+ (?:ROW SECURITY|POLICY|EVENT TRIGGER) ")
 _EXTENSION_ENTRY = re.compile(r"^\d+; \d+ \d+ (?:EXTENSION - |COMMENT - EXTENSION )(?P<name>\S+)")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,49}$")
 _RESERVED = {"postgres", "template0", "template1"}
@@ -282,20 +284,30 @@ def _restore_temporary(
             # managed admin, which acts as the owner) is refused by FORCEd policies
             # otherwise, and one parallel run may ENABLE them early.
             entries = [line for line in listing if not _EXTENSION_ENTRY.match(line)]
-            security = [line for line in entries if _SECURITY_ENTRY.search(line)]
-            rest = [line for line in entries if not _SECURITY_ENTRY.search(line)]
+            security = sorted(
+                (line for line in entries if _SECURITY_ENTRY.search(line)),
+                key=lambda line: " EVENT TRIGGER " in line,
+            )
+            # Schemas with their grants come first: pg_restore grants privileges in a
+            # last pass, but ALTER ... OWNER TO by a non-superuser needs the new owner
+            # (retail_audit, in schema retail) to have CREATE on the schema already.
+            schemas = [line for line in entries if _SCHEMA_ENTRY.search(line)]
+            rest = [line for line in entries if line not in security and line not in schemas]
             kept, last = Path(folder) / "entries.list", Path(folder) / "security.list"
+            first = Path(folder) / "schemas.list"
             kept.write_text("\n".join(rest) + "\n", encoding="utf-8")
             last.write_text("\n".join(security) + "\n", encoding="utf-8")
+            first.write_text("\n".join(schemas) + "\n", encoding="utf-8")
             target = lab.params(dbname=temporary)
             # The definitions go through psql after loading pgvector's library: the
             # search function SETs hnsw.* parameters, which exist only once the
             # library is loaded; until then only a superuser may name them.
-            script = Path(folder) / "pre-data.sql"
+            script, schema_script = Path(folder) / "pre-data.sql", Path(folder) / "schemas.sql"
             common = ["--exit-on-error", "--no-password", f"--use-list={kept}"]
             steps: list[tuple[str, list[str], dict[str, str]]] = [
+                ("pg_restore", ["--use-list=" + str(first), f"--file={schema_script}"], {}),
                 ("pg_restore", [*common, "--section=pre-data", f"--file={script}"], {}),
-                ("psql", [*_PSQL_SCRIPT, f"--file={script}"], target),
+                ("psql", [*_PSQL_SCRIPT, f"--file={schema_script}", f"--file={script}"], target),
                 ("pg_restore", [*common, f"--jobs={jobs}", "--section=data"], target),
                 ("pg_restore", [*common, f"--jobs={jobs}", "--section=post-data"], target),
                 ("pg_restore", ["--exit-on-error", "--no-password", f"--use-list={last}"], target),
