@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 import psycopg
+from psycopg import sql
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,6 @@ class Plan:
         ]
         return pd.DataFrame(rows)
 
-    def node_types(self) -> list[str]:
-        return [node["Node Type"] for _, node in self.walk()]
-
     def uses_index(self, name: str | None = None) -> bool:
         """Whether an index (or the named one) is scanned anywhere in the plan."""
         return any(
@@ -90,15 +88,21 @@ class Plan:
         return self.text
 
 
-def explain(conn: psycopg.Connection[Any], query: str, params: Sequence[Any] | None = None) -> Plan:
+def explain(
+    conn: psycopg.Connection[Any], query: str | sql.Composable, params: Sequence[Any] | None = None
+) -> Plan:
     """Run ``query`` under EXPLAIN (ANALYZE, BUFFERS) and return its plan.
 
     ANALYZE really executes the statement, so it runs in a transaction (or a
     savepoint) that is always rolled back: explaining an UPDATE changes nothing.
+    The statement is composed with ``psycopg.sql``, its values stay bound.
     """
+    statement = sql.SQL(query) if isinstance(query, str) else query
     with conn.transaction(force_rollback=True):
         row = conn.execute(
-            f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {query}", params, prepare=False
+            sql.SQL("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {}").format(statement),
+            params,
+            prepare=False,
         ).fetchone()
     assert row is not None
     return Plan(row[0][0])
@@ -118,20 +122,6 @@ class Timings:
     def p95(self) -> float:
         ordered = sorted(self.ms)
         return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-
-    @property
-    def mean(self) -> float:
-        return statistics.fmean(self.ms)
-
-    def summary(self) -> dict[str, float]:
-        return {
-            "runs": len(self.ms),
-            "p50_ms": self.p50,
-            "p95_ms": self.p95,
-            "mean_ms": self.mean,
-            "min_ms": min(self.ms),
-            "max_ms": max(self.ms),
-        }
 
 
 def time_query(
