@@ -178,7 +178,8 @@ def schema_tables() -> dict[str, dict[str, str]]:
     return {**tables, **LAB_TABLES}
 
 
-#: Tables whose rows belong to one store (row-level security applies).
+#: Tables whose rows belong to one store (row-level security applies), parents
+#: first: the sample data's tables too (``sampledata.load.SAMPLE_TABLES``).
 PER_STORE_TABLES: tuple[str, ...] = (
     "customers",
     "products",

@@ -57,13 +57,8 @@ from ..bulk import bulk_load
 from . import stream
 from .tables import Table
 
-SAMPLE_TABLES: tuple[str, ...] = (
-    "customers",
-    "products",
-    "sales_transactions",
-    "sales_transaction_items",
-    "product_embeddings",
-)
+#: The sample data fills exactly the tables whose rows belong to a store, parents first.
+SAMPLE_TABLES: tuple[str, ...] = contract.PER_STORE_TABLES
 #: Kept across seedings where still valid: never truncated, its indexes (the
 #: HNSW graphs above all) never dropped and rebuilt.
 KEPT_TABLE = "product_embeddings"
