@@ -16,7 +16,7 @@ JUPYTER_FLAGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 export PLOOMBER_STATS_ENABLED := false
 export PLOOMBER_VERSION_CHECK_DISABLED := true
 
-.PHONY: lab test check install lint bench up down status clean
+.PHONY: lab test check install lint bench mutate up down status clean
 
 # JupyterLab at the repository root (sql/, benchmarks/ and labkit/ are reachable),
 # notebook 01 open, the venv's bin first on the PATH of its terminals and kernels,
@@ -58,6 +58,16 @@ bench: install
 	  case $$bench in */record.py) continue;; esac; \
 	  $(BIN)/python $$bench --record || exit 1; \
 	done
+
+# Mutation testing (mutmut, configured in pyproject.toml): plant small bugs in the
+# modules where a silent one costs most and count how many the tests catch. The
+# database tests share one server started and set up here; tests/MUTANTS.md keeps
+# the score and the survivors judged harmless.
+mutate: install
+	export LABKIT_DATA_DIR="$(CURDIR)/.mutate/data" LABKIT_TESTS_PREPARED_SERVER=1 \
+	  LABKIT_PORT=$$($(BIN)/python -c 'from labkit.server import free_port; print(free_port())'); \
+	$(BIN)/labkit up && $(BIN)/labkit setup && $(BIN)/mutmut run; status=$$?; \
+	$(BIN)/labkit down; $(BIN)/mutmut results; exit $$status
 
 up down status: install
 	$(BIN)/labkit $@

@@ -25,6 +25,9 @@ from labkit.server import EmbeddedServer
 from tests.helpers import free_port
 
 _scratch: Path | None = None
+#: Set by ``make mutate``: LABKIT_DATA_DIR and LABKIT_PORT name a server it started
+#: and set up once, which every one of its many short test runs shares.
+_PREPARED = os.environ.get("LABKIT_TESTS_PREPARED_SERVER") == "1"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -32,16 +35,18 @@ def pytest_configure(config: pytest.Config) -> None:
     _scratch = Path(tempfile.mkdtemp(prefix="labkit-tests-"))
     os.environ.pop("DATABASE_URL", None)
     os.environ.pop("LABKIT_PG_BIN", None)
-    # Notebook kernels started by nbval inherit these, so they use this server too.
-    os.environ["LABKIT_DATA_DIR"] = str(_scratch / "data")
-    os.environ["LABKIT_PORT"] = str(free_port())
+    if not _PREPARED:
+        # Notebook kernels started by nbval inherit these, so they use this server too.
+        os.environ["LABKIT_DATA_DIR"] = str(_scratch / "data")
+        os.environ["LABKIT_PORT"] = str(free_port())
     os.environ["PLOOMBER_STATS_ENABLED"] = "false"
     os.environ["PLOOMBER_VERSION_CHECK_DISABLED"] = "true"
     os.environ["MPLBACKEND"] = "Agg"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    labkit.setup()
+    if not _PREPARED:
+        labkit.setup()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
