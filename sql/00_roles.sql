@@ -144,9 +144,11 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'retail_audit') THEN
         CREATE ROLE retail_audit NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
     END IF;
+    -- The administrator also reads the log and the key, to back them up.
     IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)
-       AND NOT pg_catalog.pg_has_role(current_user, 'retail_audit', 'SET') THEN
-        EXECUTE pg_catalog.format('GRANT retail_audit TO %I WITH INHERIT FALSE, SET TRUE', current_user);
+       AND NOT (pg_catalog.pg_has_role(current_user, 'retail_audit', 'SET')
+                AND pg_catalog.pg_has_role(current_user, 'retail_audit', 'USAGE')) THEN
+        EXECUTE pg_catalog.format('GRANT retail_audit TO %I WITH INHERIT TRUE, SET TRUE', current_user);
     END IF;
 END
 $$;

@@ -296,10 +296,26 @@ BEGIN
         ALTER TABLE retail_audit.audit_log OWNER TO retail_audit;
         DROP INDEX IF EXISTS retail_audit.audit_log_record_idx;
     END IF;
+    -- An intermediate version gave the view to retail_audit; its DDL guard must
+    -- let the administrator hand it back (04_security.sql enables it again).
+    IF (SELECT c.relowner FROM pg_catalog.pg_class AS c
+        WHERE c.oid = pg_catalog.to_regclass('retail.audit_log') AND c.relkind = 'v') = 'retail_audit'::regrole THEN
+        IF EXISTS (SELECT FROM pg_catalog.pg_event_trigger WHERE evtname = 'retail_audit_guard_ddl_command_end') THEN
+            ALTER EVENT TRIGGER retail_audit_guard_ddl_command_end DISABLE;
+        END IF;
+        ALTER VIEW retail.audit_log OWNER TO retail_owner;
+    END IF;
 END
 $$;
 GRANT USAGE ON SCHEMA retail TO retail_audit;
-GRANT CREATE ON SCHEMA retail TO retail_audit;  -- for the view below, and the functions of 04
+-- An earlier version let retail_audit create objects in retail; it needs none there.
+DO $$
+BEGIN
+    IF pg_catalog.has_schema_privilege('retail_audit', 'retail', 'CREATE') THEN
+        REVOKE CREATE ON SCHEMA retail FROM retail_audit;
+    END IF;
+END
+$$;
 SET LOCAL ROLE retail_audit;
 COMMENT ON SCHEMA retail_audit IS 'Zava Retail: the audit log and the store context''s key';
 CREATE TABLE IF NOT EXISTS retail_audit.audit_log (
@@ -320,12 +336,23 @@ CREATE TABLE IF NOT EXISTS retail_audit.audit_log (
 CREATE INDEX IF NOT EXISTS audit_log_store_time_idx ON retail_audit.audit_log (store_id, created_at);
 CREATE INDEX IF NOT EXISTS audit_log_store_record_idx
     ON retail_audit.audit_log (store_id, table_name, record_id);
--- security_invoker: whoever reads the view is held to the log's own policies.
-CREATE OR REPLACE VIEW retail.audit_log WITH (security_invoker = true) AS
-    SELECT log_id, table_name, action, user_name, store_id, record_id,
-           old_values, new_values, metadata, created_at
-    FROM retail_audit.audit_log;
+GRANT USAGE ON SCHEMA retail_audit TO retail_owner;
+GRANT SELECT ON retail_audit.audit_log TO retail_owner;
 SET LOCAL ROLE retail_owner;
+-- The view is only a name: the schema's owner could drop or replace it, never the
+-- log (and where the DDL guard of 04_security.sql runs, not even that, so it is
+-- created only when missing). security_invoker: whoever reads it is held to the
+-- log's own policies.
+DO $$
+BEGIN
+    IF pg_catalog.to_regclass('retail.audit_log') IS NULL THEN
+        CREATE VIEW retail.audit_log WITH (security_invoker = true) AS
+            SELECT log_id, table_name, action, user_name, store_id, record_id,
+                   old_values, new_values, metadata, created_at
+            FROM retail_audit.audit_log;
+    END IF;
+END
+$$;
 
 -- section: updated_at
 -- updated_at means "last changed", so the database keeps it, not each client.

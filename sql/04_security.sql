@@ -37,10 +37,10 @@ END
 $$;
 
 -- section: upgrade
--- A database made by an earlier version of this file: its context functions
--- belonged to retail_owner, and retail.audit_store_context() let any member of
--- retail_app log a context switch that never happened. Hand the functions over
--- and retire that path.
+-- A database made by an earlier version of this file: retail.audit_store_context()
+-- let any member of retail_app log a context switch that never happened; retire
+-- it. (An intermediate version gave the context functions to retail_audit; they
+-- are retail_owner's again, thin wrappers over retail_audit's.)
 DO $$
 DECLARE
     f regprocedure;
@@ -48,8 +48,8 @@ BEGIN
     FOREACH f IN ARRAY ARRAY[pg_catalog.to_regprocedure('retail.current_store_id()'),
                              pg_catalog.to_regprocedure('retail.set_store_context(varchar)')]
     LOOP
-        IF f IS NOT NULL AND (SELECT p.proowner FROM pg_catalog.pg_proc AS p WHERE p.oid = f) <> 'retail_audit'::regrole THEN
-            EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO retail_audit', f);
+        IF f IS NOT NULL AND (SELECT p.proowner FROM pg_catalog.pg_proc AS p WHERE p.oid = f) <> 'retail_owner'::regrole THEN
+            EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO retail_owner', f);
         END IF;
     END LOOP;
     DROP FUNCTION IF EXISTS retail.audit_store_context();
@@ -138,9 +138,10 @@ REVOKE ALL ON FUNCTION retail_audit.context_signature(varchar, name, xid8) FROM 
 --   transaction, if its signature verifies and the store is still active;
 -- * anyone else (the owner, a group, a SET ROLE target): NULL.
 -- SECURITY DEFINER, to read the key; PARALLEL RESTRICTED, so it runs in the
--- leader (the signature names the leader's backend). Policies call it as an
+-- leader (the signature names the leader's backend). The policies call it
+-- through retail.current_store_id() (section context_functions), as an
 -- InitPlan, (SELECT retail.current_store_id()), once per statement.
-CREATE OR REPLACE FUNCTION retail.current_store_id() RETURNS varchar
+CREATE OR REPLACE FUNCTION retail_audit.verified_store_id() RETURNS varchar
     LANGUAGE sql STABLE PARALLEL RESTRICTED
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -160,8 +161,8 @@ AS $$
              AND c.signature = retail_audit.context_signature(
                      c.store_id, a.role_name, pg_catalog.pg_current_xact_id_if_assigned())))
 $$;
-REVOKE ALL ON FUNCTION retail.current_store_id() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION retail.current_store_id() TO retail_app, retail_owner;
+REVOKE ALL ON FUNCTION retail_audit.verified_store_id() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION retail_audit.verified_store_id() TO retail_app, retail_owner;
 
 -- section: set_store_context
 -- The one way to choose a store: checks that the store exists and is active and
@@ -170,8 +171,8 @@ GRANT EXECUTE ON FUNCTION retail.current_store_id() TO retail_app, retail_owner;
 -- (set_config's third argument, true), so neither can leak to the next user of
 -- a pooled connection. Called outside a transaction block, the context ends with
 -- the statement. SECURITY DEFINER (owned by retail_audit), so it alone writes
--- context rows and reads the key.
-CREATE OR REPLACE FUNCTION retail.set_store_context(p_store_id varchar) RETURNS void
+-- context rows and reads the key; retail.set_store_context() calls it.
+CREATE OR REPLACE FUNCTION retail_audit.choose_store(p_store_id varchar) RETURNS void
     LANGUAGE plpgsql
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -217,8 +218,8 @@ BEGIN
         retail_audit.context_signature(p_store_id, acting, pg_current_xact_id()), true);
 END
 $$;
-REVOKE ALL ON FUNCTION retail.set_store_context(varchar) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION retail.set_store_context(varchar) TO retail_app, retail_owner;
+REVOKE ALL ON FUNCTION retail_audit.choose_store(varchar) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION retail_audit.choose_store(varchar) TO retail_app, retail_owner;
 
 -- section: audit
 -- Audit rows are written by SECURITY DEFINER functions owned by retail_audit, so
@@ -246,7 +247,7 @@ BEGIN
         (coalesce(new_row, old_row) ->> TG_ARGV[0])::uuid,
         old_row, new_row,
         jsonb_build_object('login', session_user,
-                           'store_context', retail.current_store_id(),
+                           'store_context', retail_audit.verified_store_id(),
                            'transaction', pg_current_xact_id()::text));
     RETURN NULL;
 END
@@ -278,9 +279,7 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION retail_audit.record_entry() FROM PUBLIC;
-CREATE OR REPLACE TRIGGER audit_log_entry
-    INSTEAD OF INSERT ON retail.audit_log
-    FOR EACH ROW EXECUTE FUNCTION retail_audit.record_entry();
+GRANT EXECUTE ON FUNCTION retail_audit.record_entry() TO retail_owner;  -- to attach it to the view
 
 -- section: append_only
 -- Nobody edits history: no role but retail_audit (which nobody can become) has
@@ -311,7 +310,8 @@ AS $$
 DECLARE
     touched text;
 BEGIN
-    IF current_user = 'retail_audit' THEN
+    -- A superuser can disable event triggers anyway: the guard is against everyone else.
+    IF current_user = 'retail_audit' OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
         RETURN;
     END IF;
     IF TG_EVENT = 'sql_drop' THEN
@@ -338,8 +338,7 @@ REVOKE ALL ON FUNCTION retail_audit.guard_ddl() FROM PUBLIC;
 -- Read through retail.audit_log (security_invoker, so as the reader): the
 -- application roles see their store's rows, the owner every row.
 GRANT USAGE ON SCHEMA retail_audit TO retail_app, retail_owner;
-GRANT SELECT ON retail_audit.audit_log, retail.audit_log TO retail_app, retail_owner;
-GRANT INSERT ON retail.audit_log TO retail_owner;
+GRANT SELECT ON retail_audit.audit_log TO retail_app, retail_owner;
 DO $$
 BEGIN
     IF NOT (SELECT relrowsecurity FROM pg_catalog.pg_class WHERE oid = 'retail_audit.audit_log'::regclass) THEN
@@ -348,7 +347,7 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_policies WHERE schemaname = 'retail_audit'
                    AND tablename = 'audit_log' AND policyname = 'store_reads_own_audit') THEN
         CREATE POLICY store_reads_own_audit ON retail_audit.audit_log FOR SELECT TO retail_app
-            USING (store_id = (SELECT retail.current_store_id()));
+            USING (store_id = (SELECT retail_audit.verified_store_id()));
     END IF;
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_policies WHERE schemaname = 'retail_audit'
                    AND tablename = 'audit_log' AND policyname = 'owner_reads_audit') THEN
@@ -360,11 +359,48 @@ $$;
 
 SET LOCAL ROLE retail_owner;
 
+-- section: context_functions
+-- The names the policies and the application use. Both are plain wrappers
+-- (SECURITY INVOKER) over retail_audit's definers above, which alone can read the
+-- key and write the log.
+CREATE OR REPLACE FUNCTION retail.current_store_id() RETURNS varchar
+    LANGUAGE sql STABLE PARALLEL RESTRICTED
+    SECURITY INVOKER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT retail_audit.verified_store_id()
+$$;
+REVOKE ALL ON FUNCTION retail.current_store_id() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION retail.current_store_id() TO retail_app;
+
+CREATE OR REPLACE FUNCTION retail.set_store_context(p_store_id varchar) RETURNS void
+    LANGUAGE sql
+    SECURITY INVOKER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT retail_audit.choose_store(p_store_id)
+$$;
+REVOKE ALL ON FUNCTION retail.set_store_context(varchar) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION retail.set_store_context(varchar) TO retail_app;
+
+-- The owner's own audit entries go through the view (see retail_audit.record_entry).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger
+                   WHERE tgrelid = 'retail.audit_log'::regclass AND tgname = 'audit_log_entry') THEN
+        CREATE TRIGGER audit_log_entry
+            INSTEAD OF INSERT ON retail.audit_log
+            FOR EACH ROW EXECUTE FUNCTION retail_audit.record_entry();
+    END IF;
+END
+$$;
+
 -- section: grants
 -- The application roles read the shared reference data and work on store rows
--- (row-level security decides which). No TRUNCATE: it ignores row-level
--- security.
+-- (row-level security decides which), and read the audit log (its policy: their
+-- store's rows only). No TRUNCATE: it ignores row-level security.
 GRANT USAGE ON SCHEMA retail TO retail_app;
+GRANT SELECT ON retail.audit_log TO retail_app;
 GRANT SELECT ON retail.stores, retail.product_categories, retail.store_logins TO retail_app;
 GRANT SELECT, INSERT, UPDATE, DELETE
     ON retail.customers, retail.products, retail.sales_transactions,
@@ -453,7 +489,8 @@ RESET ROLE;
 -- The owner of schema retail could still drop the view retail.audit_log, and a
 -- superuser anything. Where the administrator may create event triggers (a
 -- superuser; not on managed servers), one refuses DDL on the audit objects to
--- every role but retail_audit. Elsewhere it is skipped, with a notice.
+-- every role but retail_audit (and superusers, who could disable it anyway).
+-- Elsewhere it is skipped, with a notice.
 DO $$
 DECLARE
     e text;
@@ -468,6 +505,8 @@ BEGIN
             EXECUTE pg_catalog.format(
                 'CREATE EVENT TRIGGER %I ON %s EXECUTE FUNCTION retail_audit.guard_ddl()',
                 'retail_audit_guard_' || e, e);
+        ELSIF (SELECT evtenabled FROM pg_catalog.pg_event_trigger WHERE evtname = 'retail_audit_guard_' || e) = 'D' THEN
+            EXECUTE pg_catalog.format('ALTER EVENT TRIGGER %I ENABLE', 'retail_audit_guard_' || e);
         END IF;
     END LOOP;
 END

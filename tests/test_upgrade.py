@@ -60,7 +60,7 @@ def test_the_previous_version_is_upgraded_in_place(old_database: psycopg.Connect
         " ORDER BY 1"
     ).fetchall()
     assert owners == [
-        ("retail.audit_log", "v", contract.AUDIT_ROLE),
+        ("retail.audit_log", "v", contract.OWNER_ROLE),
         ("retail_audit.audit_log", "r", contract.AUDIT_ROLE),
     ]
     assert conn.execute(
