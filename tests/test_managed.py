@@ -176,19 +176,11 @@ def test_a_backup_without_bypassrls_says_what_to_do(on_managed: managed.ManagedS
 @pytest.fixture
 def bypassrls(emulated: managed.ManagedServer) -> Iterator[managed.ManagedServer]:
     """The provider grants the admin BYPASSRLS (what the backup error asks for), then takes it back."""
-    audit = sql.SQL("GRANT retail_audit TO {} WITH INHERIT {}")
     with emulated.provider() as conn:
         conn.execute(sql.SQL("ALTER ROLE {} BYPASSRLS").format(sql.Identifier(managed.ADMIN)))
-    # pg_dump also reads the audit log and the store context's key, which only
-    # retail_audit may read: the admin, which may SET ROLE to it, inherits it for the dump.
-    labkit_ok("setup", url=emulated.url)
-    with psycopg.connect(emulated.url, autocommit=True) as conn:
-        conn.execute(audit.format(sql.Identifier(managed.ADMIN), sql.SQL("TRUE")))
     try:
         yield emulated
     finally:
-        with psycopg.connect(emulated.url, autocommit=True) as conn:
-            conn.execute(audit.format(sql.Identifier(managed.ADMIN), sql.SQL("FALSE")))
         with emulated.provider() as conn:
             conn.execute(sql.SQL("ALTER ROLE {} NOBYPASSRLS").format(sql.Identifier(managed.ADMIN)))
             conn.execute("DROP DATABASE IF EXISTS zava_restored WITH (FORCE)")
