@@ -147,3 +147,21 @@ def test_product_names_are_unique_in_each_store_and_the_same_for_the_same_seed(c
     names = list(zip(made.store.tolist(), made.name, strict=True))
     assert len(set(names)) == count, "two products of one store share a name"
     assert products.generate(np.random.default_rng(42), count).name == made.name
+
+
+def test_money_keeps_its_inputs_and_never_overflows_narrow_integers() -> None:
+    """int32 inputs (numpy's default integer on some platforms) are widened first:
+    3 x $10,000,000.00 is 3,000,000,000 cents, past int32's 2,147,483,647."""
+    narrow = np.int32
+    lines = money.lines(np.array([3], narrow), np.array([10**9], narrow), np.array([10], narrow), 8)
+    assert lines.quantity.tolist() == [3] and lines.unit_price.tolist() == [10**9]
+    assert lines.gross.tolist() == [3 * 10**9]
+    assert lines.discount.tolist() == [3 * 10**8]
+    assert money.percent_of(np.array([2 * 10**9], narrow), 8).tolist() == [16 * 10**7]
+
+
+def test_money_totals_of_no_transactions_are_empty() -> None:
+    none = np.array([], dtype=np.int64)
+    totals = money.totals(money.lines(none, none, none, 8), none)
+    for column in (totals.subtotal, totals.discount, totals.tax, totals.total):
+        assert column.dtype == np.int64 and column.tolist() == []
