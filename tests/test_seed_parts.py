@@ -165,3 +165,10 @@ def test_money_totals_of_no_transactions_are_empty() -> None:
     totals = money.totals(money.lines(none, none, none, 8), none)
     for column in (totals.subtotal, totals.discount, totals.tax, totals.total):
         assert column.dtype == np.int64 and column.tolist() == []
+
+
+def test_money_totals_of_one_transaction() -> None:
+    lines = money.lines(np.array([1, 2]), np.array([500, 250]), np.array([0, 10]), 8)
+    totals = money.totals(lines, np.array([0]))
+    assert (totals.subtotal.tolist(), totals.discount.tolist()) == ([1000], [50])
+    assert totals.total.tolist() == [1000 - 50 + totals.tax[0]] and totals.tax.tolist() == [76]
