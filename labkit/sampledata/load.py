@@ -62,6 +62,8 @@ SAMPLE_TABLES: tuple[str, ...] = contract.PER_STORE_TABLES
 #: Kept across seedings where still valid: never truncated, its indexes (the
 #: HNSW graphs above all) never dropped and rebuilt.
 KEPT_TABLE = "product_embeddings"
+#: What one draw writes, and so what two draws with the same seed must reproduce.
+SEEDED_TABLES: tuple[str, ...] = tuple(t for t in SAMPLE_TABLES if t != KEPT_TABLE)
 # An embedding stays only if its product exists with the very text it was made
 # from (retail.product_embedding_text, sql/05, is the one definition of that text).
 _STALE_EMBEDDINGS = """
@@ -262,15 +264,20 @@ def _count(conn: psycopg.Connection[Any], table: str) -> int:
     return int(row[0]) if row else 0
 
 
-def fingerprint(conn: psycopg.Connection[Any]) -> dict[str, str]:
-    """An md5 per sample table of all its rows as text, in a fixed order: equal
-    fingerprints mean identical rows. Read as a role that sees every row."""
+def fingerprint(
+    conn: psycopg.Connection[Any], tables: tuple[str, ...] = SEEDED_TABLES
+) -> dict[str, str]:
+    """An md5 per table of all its rows as text, in a fixed order: equal
+    fingerprints mean identical rows. Read as a role that sees every row.
+
+    By default the tables a draw writes: embeddings are kept across seedings
+    only where their product's text is unchanged, so they are not part of it."""
     query = "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} AS t"
     found = {}
     with conn.transaction():
         # Timestamps print in the session's zone; pin it so the text is the same anywhere.
         conn.execute("SELECT pg_catalog.set_config('TimeZone', 'UTC', true)")
-        for table in SAMPLE_TABLES:
+        for table in tables:
             row = conn.execute(sql.SQL(query).format(sql.Identifier(contract.SCHEMA, table)))
             found[table] = str(row.fetchone()[0])  # type: ignore[index]
     return found
