@@ -31,8 +31,12 @@ lab: install
 
 # Every test, notebooks included (tests/test_notebooks.py runs each one; nbval is for
 # running one notebook by hand). The slowest tests are listed at the end.
+# The tests run shuffled (pytest-randomly), in one fixed order here so that a CI run
+# can be repeated; `make test SEED=N` tries another order.
+SEED ?= 2718
+
 test: install lint
-	$(BIN)/python -m pytest -p no:cacheprovider --durations=25
+	$(BIN)/python -m pytest -p no:cacheprovider --randomly-seed=$(SEED) --durations=25
 
 check: install lint
 	$(BIN)/python -m pytest -p no:cacheprovider -m "not slow" --durations=10

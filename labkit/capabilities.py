@@ -108,6 +108,12 @@ class Capabilities:
                 f"add auto_explain to session_preload_libraries in {settings} and read the plans "
                 "in the provider's server logs",
             ),
+            "bypass_policies": (
+                self.superuser or self.bypass_rls,
+                f"{login} and has no BYPASSRLS, so a query it runs sees no store's rows",
+                "a login that bypasses row-level security (the sample's default, the "
+                "superuser postgres) sees every store's",
+            ),
             "full_backup": (
                 self.full_backup,
                 f"{login} and has no BYPASSRLS, so pg_dump would see no store's rows",

@@ -21,6 +21,7 @@ SKIPPED = {
     "03_row_level_security.ipynb": [],
     "06_performance.ipynb": ["pg_stat_statements_reset()", "ALTER SYSTEM"],
     "07_backup_restore.ipynb": ["BYPASSRLS", "point-in-time recovery"],
+    "08_mcp_server.ipynb": ["BYPASSRLS"],
 }
 
 
