@@ -110,26 +110,24 @@ WHERE NOT EXISTS (SELECT FROM retail_audit.context_key);
 -- setting and session_user are the caller's.)
 CREATE OR REPLACE FUNCTION retail_audit.acting_role() RETURNS name
     LANGUAGE sql STABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT CASE pg_catalog.current_setting('role') WHEN 'none' THEN session_user
-                ELSE pg_catalog.current_setting('role') END::name
-$$;
+    RETURN CASE pg_catalog.current_setting('role') WHEN 'none' THEN session_user
+                ELSE pg_catalog.current_setting('role') END::name;
 
 -- The signature of a store context: a keyed SHA-256 (key, then the hash of key
 -- and message, so it cannot be extended) over the store, the acting role, this
 -- backend and this transaction's id. A transaction id (xid8) never repeats, so
 -- a signature copied into a session-wide setting is worthless in the next one.
+-- Only retail_audit's own definer functions call it: it reads the key with
+-- their rights.
 CREATE OR REPLACE FUNCTION retail_audit.context_signature(p_store varchar, p_role name, p_xact xid8)
     RETURNS text
     LANGUAGE sql STABLE PARALLEL RESTRICTED
-    SET search_path = pg_catalog, pg_temp
-AS $$
+BEGIN ATOMIC
     SELECT pg_catalog.encode(pg_catalog.sha256(k.secret || pg_catalog.sha256(k.secret || pg_catalog.convert_to(
                pg_catalog.jsonb_build_array(p_store, p_role, pg_catalog.pg_backend_pid(), p_xact::text)::text,
                'UTF8'))), 'hex')
-    FROM retail_audit.context_key AS k
-$$;
+    FROM retail_audit.context_key AS k;
+END;
 REVOKE ALL ON FUNCTION retail_audit.context_signature(varchar, name, xid8) FROM PUBLIC;
 
 -- The store the current role acts for in this statement, or NULL (no rows):
@@ -140,26 +138,30 @@ REVOKE ALL ON FUNCTION retail_audit.context_signature(varchar, name, xid8) FROM 
 -- SECURITY DEFINER, to read the key; PARALLEL RESTRICTED, so it runs in the
 -- leader (the signature names the leader's backend). The policies call it
 -- through retail.current_store_id() (section context_functions), as an
--- InitPlan, (SELECT retail.current_store_id()), once per statement.
+-- InitPlan, (SELECT retail.current_store_id()), once per statement and table.
+-- PL/pgSQL keeps its lookups' plans for the session, and a store login stops
+-- after the first: this runs in every statement, so it is kept to a few
+-- index probes (benchmarks/rls_overhead.py measures what it costs).
 CREATE OR REPLACE FUNCTION retail_audit.verified_store_id() RETURNS varchar
-    LANGUAGE sql STABLE PARALLEL RESTRICTED
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH acting AS (SELECT retail_audit.acting_role() AS role_name),
-    chosen AS (
-        SELECT nullif(pg_catalog.current_setting('app.current_store_id', true), '')::varchar AS store_id,
-               pg_catalog.current_setting('app.store_context_signature', true) AS signature
-    )
-    SELECT s.store_id
-    FROM acting AS a, chosen AS c, retail.stores AS s
-    WHERE s.is_active
-      AND s.store_id = coalesce(
-          (SELECT l.store_id FROM retail.store_logins AS l WHERE l.role_name = a.role_name),
-          (SELECT c.store_id
-           WHERE EXISTS (SELECT FROM retail_audit.store_choosers AS h WHERE h.role_name = a.role_name)
-             AND c.signature = retail_audit.context_signature(
-                     c.store_id, a.role_name, pg_catalog.pg_current_xact_id_if_assigned())))
+DECLARE
+    acting name := retail_audit.acting_role();
+    chosen varchar;
+BEGIN
+    SELECT l.store_id INTO chosen FROM retail.store_logins AS l WHERE l.role_name = acting;
+    IF NOT FOUND THEN
+        chosen := nullif(current_setting('app.current_store_id', true), '');
+        IF NOT EXISTS (SELECT FROM retail_audit.store_choosers AS h WHERE h.role_name = acting)
+           OR current_setting('app.store_context_signature', true) IS DISTINCT FROM
+              retail_audit.context_signature(chosen, acting, pg_current_xact_id_if_assigned()) THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    RETURN (SELECT s.store_id FROM retail.stores AS s WHERE s.store_id = chosen AND s.is_active);
+END
 $$;
 REVOKE ALL ON FUNCTION retail_audit.verified_store_id() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION retail_audit.verified_store_id() TO retail_app, retail_owner;
@@ -362,14 +364,12 @@ SET LOCAL ROLE retail_owner;
 -- section: context_functions
 -- The names the policies and the application use. Both are plain wrappers
 -- (SECURITY INVOKER) over retail_audit's definers above, which alone can read the
--- key and write the log.
+-- key and write the log. current_store_id() has a SQL-standard body: parsed once,
+-- when created, and inlined where it is called, so a policy pays for one call.
 CREATE OR REPLACE FUNCTION retail.current_store_id() RETURNS varchar
     LANGUAGE sql STABLE PARALLEL RESTRICTED
     SECURITY INVOKER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT retail_audit.verified_store_id()
-$$;
+    RETURN retail_audit.verified_store_id();
 REVOKE ALL ON FUNCTION retail.current_store_id() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION retail.current_store_id() TO retail_app;
 
