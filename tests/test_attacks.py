@@ -71,24 +71,47 @@ def spoof_local_setting(conn: psycopg.Connection[Any], home: str | None, victim:
     )
 
 
-def index_oracle(conn: psycopg.Connection[Any], home: str | None, victim: str) -> int:
-    """EXPLAIN (ANALYZE) counts, and the fetched-tuples counter, beyond what is visible."""
-    conn.execute("SET LOCAL enable_seqscan = off")
-    where = "email >= 'a' AND email < 'z'"
+def _seen_beyond_own(
+    conn: psycopg.Connection[Any], where: str, params: tuple[Any, ...], home: str | None
+) -> int:
+    """Rows of other stores that EXPLAIN (ANALYZE) of ``WHERE {where}`` reveals."""
     plan = "\n".join(
         line
         for (line,) in conn.execute(
-            f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT 1 FROM retail.customers WHERE {where}"
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)"
+            f" SELECT 1 FROM retail.customers WHERE {where}",
+            params,
         )
     )
-    # Every row of the attacker's own store, not only those in the range: a plan that
-    # filters the range out of the store's rows (another of its store-led indexes)
-    # reports those as removed, which tells nothing of another store.
+    # Rows a node removed with a filter on store_id are other stores' rows its index
+    # found for the attacker's predicate: the leak. A node that filters the predicate
+    # out of rows its index found by store (a store-led index) removes the attacker's
+    # own rows, which tells nothing.
+    removed, last_filter = 0, ""
+    for line in plan.splitlines():
+        if line.strip().startswith("Filter:"):
+            last_filter = line
+        elif match := re.search(r"Rows Removed by Filter: (\d+)", line):
+            removed += int(match.group(1)) if "store_id" in last_filter else 0
+    (own,) = conn.execute(
+        f"SELECT count(*) FROM retail.customers WHERE store_id = %s AND {where}", (home, *params)
+    ).fetchone()
+    found = int(re.search(r"rows=(\d+)", plan).group(1))
+    return max(found - own, 0) + removed
+
+
+def index_oracle(conn: psycopg.Connection[Any], home: str | None, victim: str) -> int:
+    """EXPLAIN (ANALYZE) counts, and the fetched-tuples counter, beyond what is visible:
+    for a range of emails, as an attacker halving ranges would ask, and for each of the
+    victim's emails, where an index on email alone beats one led by store_id."""
+    conn.execute("SET LOCAL enable_seqscan = off")
+    where = "email >= 'a' AND email < 'b'"
+    learned = _seen_beyond_own(conn, where, (), home)
+    for email in _victim_emails(conn, victim):
+        learned += _seen_beyond_own(conn, "email = %s", (email,), home)
     (own,) = conn.execute(
         "SELECT count(*) FROM retail.customers WHERE store_id = %s", (home,)
     ).fetchone()
-    found = int(re.search(r"rows=(\d+)", plan).group(1))
-    removed = sum(int(n) for n in re.findall(r"Rows Removed by \w+: (\d+)", plan))
     fetched_before = conn.execute(
         "SELECT pg_stat_get_xact_tuples_fetched('retail.customers'::regclass)"
     ).fetchone()[0]
@@ -99,7 +122,7 @@ def index_oracle(conn: psycopg.Connection[Any], home: str | None, victim: str) -
         ).fetchone()[0]
         - fetched_before
     )
-    return max(found + removed - own, 0) + max(fetched - own, 0)
+    return learned + max(fetched - own, 0)
 
 
 def unique_email_oracle(conn: psycopg.Connection[Any], home: str | None, victim: str) -> int:
