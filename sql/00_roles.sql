@@ -91,7 +91,7 @@ BEGIN
 END
 $$;
 
--- section: memberships
+-- section: logins
 -- The logins inherit retail_app's privileges but cannot become it: SET FALSE
 -- (PostgreSQL 16+) refuses SET ROLE retail_app, so no login can act as a role
 -- other than itself. (Had a store login the SET option, SET ROLE retail_app would
@@ -99,6 +99,10 @@ $$;
 -- that is neither a store login nor a store chooser no store at all, but the
 -- rule is: a login is one identity.) An existing membership with SET TRUE, from
 -- an earlier version of this file, is changed in place.
+-- A tenant may also LOCK a table it can write (shared with every store) and hold
+-- the lock; each login's lock timeout bounds how long anyone else then waits for
+-- it. (A role may change its own settings, so this bounds mistakes, not a
+-- determined tenant.)
 DO $$
 DECLARE
     login text;
@@ -110,20 +114,6 @@ BEGIN
                          AND m.inherit_option AND NOT m.set_option) THEN
             EXECUTE pg_catalog.format('GRANT retail_app TO %I WITH INHERIT TRUE, SET FALSE', login);
         END IF;
-    END LOOP;
-END
-$$;
-
--- section: lock_timeout
--- A tenant may LOCK a table it can write (shared with every store) and hold the
--- lock; the lock timeout bounds how long anyone else then waits for it. (A role
--- may change its own settings, so this bounds mistakes, not a determined tenant.)
-DO $$
-DECLARE
-    login text;
-BEGIN
-    FOREACH login IN ARRAY ARRAY['mcp_user', 'seattle_manager', 'redmond_manager', 'bellevue_manager', 'online_manager']
-    LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_db_role_setting AS s
                        WHERE s.setrole = login::regrole AND s.setdatabase = 0
                          AND 'lock_timeout=5s' = ANY (s.setconfig)) THEN

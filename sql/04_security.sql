@@ -408,31 +408,13 @@ GRANT SELECT, INSERT, UPDATE, DELETE
     TO retail_app;
 REVOKE ALL ON FUNCTION retail.item_store_from_transaction() FROM PUBLIC;
 
--- section: enable
--- ENABLE turns the policies on for everyone but the owner and superusers;
--- FORCE holds the owner to them too. A superuser always bypasses them.
-DO $$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['customers', 'products', 'sales_transactions',
-                             'sales_transaction_items', 'product_embeddings']
-    LOOP
-        IF NOT (SELECT relrowsecurity FROM pg_catalog.pg_class WHERE oid = ('retail.' || t)::regclass) THEN
-            EXECUTE pg_catalog.format('ALTER TABLE retail.%I ENABLE ROW LEVEL SECURITY', t);
-        END IF;
-        IF NOT (SELECT relforcerowsecurity FROM pg_catalog.pg_class WHERE oid = ('retail.' || t)::regclass) THEN
-            EXECUTE pg_catalog.format('ALTER TABLE retail.%I FORCE ROW LEVEL SECURITY', t);
-        END IF;
-    END LOOP;
-END
-$$;
-
 -- section: policies
 -- One policy per table, for every command: USING filters the rows a statement
 -- sees (SELECT, UPDATE, DELETE, COPY TO), WITH CHECK the rows it writes (INSERT,
 -- UPDATE). (SELECT retail.current_store_id()) is an InitPlan: evaluated once per
--- statement, not once per row.
+-- statement, not once per row. ENABLE turns the policies on for everyone but the
+-- owner and superusers; FORCE holds the owner to them too. A superuser always
+-- bypasses them.
 DO $$
 DECLARE
     t text;
@@ -442,6 +424,12 @@ BEGIN
     FOREACH t IN ARRAY ARRAY['customers', 'products', 'sales_transactions',
                              'sales_transaction_items', 'product_embeddings']
     LOOP
+        IF NOT (SELECT relrowsecurity FROM pg_catalog.pg_class WHERE oid = ('retail.' || t)::regclass) THEN
+            EXECUTE pg_catalog.format('ALTER TABLE retail.%I ENABLE ROW LEVEL SECURITY', t);
+        END IF;
+        IF NOT (SELECT relforcerowsecurity FROM pg_catalog.pg_class WHERE oid = ('retail.' || t)::regclass) THEN
+            EXECUTE pg_catalog.format('ALTER TABLE retail.%I FORCE ROW LEVEL SECURITY', t);
+        END IF;
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_policies
                        WHERE schemaname = 'retail' AND tablename = t AND policyname = 'store_isolation') THEN
             EXECUTE pg_catalog.format(
