@@ -111,17 +111,14 @@ def backup(
     partial = target.with_name(target.name + ".partial")
     manifest: dict[str, Any] = {"format": 1, "database": database, "file": target.name}
     try:
-        with fingerprint.admin_connection(lab, database) as conn:
+        with fingerprint.exported(lab, database) as (conn, snapshot):
+            manifest["created_at"] = datetime.now(UTC).isoformat()
             server = int(fingerprint.scalar(conn, "SHOW server_version_num"))
             manifest["pg_dump_version"] = check_version("pg_dump", lab, server)
             manifest["server_version"] = str(fingerprint.scalar(conn, "SHOW server_version"))
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            snapshot = str(fingerprint.scalar(conn, "SELECT pg_catalog.pg_export_snapshot()"))
-            manifest["created_at"] = datetime.now(UTC).isoformat()
             manifest["roles"] = [role for (role,) in conn.execute(_REFERENCED_ROLES)]
             found = fingerprint.take_in_snapshot(conn, lab, database, snapshot)
             _dump(lab, database, snapshot, partial)
-            conn.execute("ROLLBACK")
         manifest["roles_sql"] = schema.sql_file("roles").read_text(encoding="utf-8")
         manifest["fingerprint"] = found.to_json()
         manifest["size"] = partial.stat().st_size

@@ -17,6 +17,8 @@ manifest), read from the catalog so it covers whatever the database holds:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -99,21 +101,26 @@ def admin_connection(lab: db.Target, database: str) -> psycopg.Connection[Any]:
     return psycopg.connect(**lab.params(dbname=database), options=ADMIN_OPTIONS, autocommit=True)
 
 
-def take(lab: db.Target, database: str) -> Fingerprint:
-    """The fingerprint of ``database`` as it is now."""
+@contextmanager
+def exported(lab: db.Target, database: str) -> Iterator[tuple[psycopg.Connection[Any], str]]:
+    """The administrator in a read-only repeatable-read transaction on ``database``, and
+    the snapshot it exported: pg_dump and mcp_user's checks import that same snapshot."""
     with admin_connection(lab, database) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        snapshot = str(scalar(conn, "SELECT pg_catalog.pg_export_snapshot()"))
-        found = take_in_snapshot(conn, lab, database, snapshot)
+        yield conn, str(scalar(conn, "SELECT pg_catalog.pg_export_snapshot()"))
         conn.execute("ROLLBACK")
-    return found
+
+
+def take(lab: db.Target, database: str) -> Fingerprint:
+    """The fingerprint of ``database`` as it is now."""
+    with exported(lab, database) as (conn, snapshot):
+        return take_in_snapshot(conn, lab, database, snapshot)
 
 
 def take_in_snapshot(
     conn: psycopg.Connection[Any], lab: db.Target, database: str, snapshot: str
 ) -> Fingerprint:
-    """The fingerprint on ``conn``, an administrator's repeatable-read transaction
-    that exported ``snapshot``: mcp_user's checks import that same snapshot."""
+    """The fingerprint on ``conn``, in the transaction ``exported`` opened."""
     try:
         tables = catalog.table_checksums(conn)
     except psycopg.errors.InsufficientPrivilege as error:
@@ -241,15 +248,14 @@ class Verification:
         title = f"<p><b>{self.target}</b> against <b>{self.source}</b>: {self.verdict}</p>"
         return title + self.frame()._repr_html_()
 
-    def __repr__(self) -> str:
-        return str(self)
-
     def __str__(self) -> str:
         marks = {True: "ok  ", False: "FAIL", None: "----"}
         lines = [f"{self.target} against {self.source}: {self.verdict}"]
         lines += [f"  {marks[c.ok]} {c.name}: {c.detail}" for c in self.checks]
         lines += [f"  - {difference}" for difference in self.differences]
         return "\n".join(lines)
+
+    __repr__ = __str__
 
 
 def compare(
