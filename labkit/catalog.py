@@ -10,6 +10,7 @@ of it (a backup and its restore) compare equal.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
@@ -17,53 +18,13 @@ from psycopg import sql
 
 from . import contract
 
-# One line per fact: relations with their oid (a dropped and recreated table
-# gets a new one), owner, privileges and row-security flags; columns with
-# defaults; constraint, index, trigger and policy definitions; function
-# bodies; sequence positions.
-_SNAPSHOT = """
-WITH ns AS (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = ANY(%(schemas)s))
-SELECT concat_ws(' ', 'relation', c.relname, c.relkind, c.oid,
-                 pg_catalog.pg_get_userbyid(c.relowner), c.relacl,
-                 c.relrowsecurity, c.relforcerowsecurity)
-FROM pg_catalog.pg_class AS c WHERE c.relnamespace IN (SELECT oid FROM ns)
-UNION ALL
-SELECT concat_ws(' ', 'column', c.relname || '.' || a.attname,
-                 pg_catalog.format_type(a.atttypid, a.atttypmod),
-                 CASE WHEN a.attnotnull THEN 'not null' END,
-                 pg_catalog.pg_get_expr(d.adbin, d.adrelid))
-FROM pg_catalog.pg_attribute AS a
-JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid
-LEFT JOIN pg_catalog.pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-WHERE c.relnamespace IN (SELECT oid FROM ns) AND a.attnum > 0 AND NOT a.attisdropped
-UNION ALL
-SELECT concat_ws(' ', 'constraint', k.conrelid::regclass, k.conname,
-                 pg_catalog.pg_get_constraintdef(k.oid))
-FROM pg_catalog.pg_constraint AS k WHERE k.connamespace IN (SELECT oid FROM ns)
-UNION ALL
-SELECT 'index ' || pg_catalog.pg_get_indexdef(i.indexrelid)
-FROM pg_catalog.pg_index AS i JOIN pg_catalog.pg_class AS c ON c.oid = i.indexrelid
-WHERE c.relnamespace IN (SELECT oid FROM ns)
-UNION ALL
-SELECT 'trigger ' || pg_catalog.pg_get_triggerdef(t.oid)
-FROM pg_catalog.pg_trigger AS t JOIN pg_catalog.pg_class AS c ON c.oid = t.tgrelid
-WHERE c.relnamespace IN (SELECT oid FROM ns) AND NOT t.tgisinternal
-UNION ALL
-SELECT concat_ws(' ', 'policy', p.polrelid::regclass, p.polname, p.polcmd, p.polroles,
-                 pg_catalog.pg_get_expr(p.polqual, p.polrelid),
-                 pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid))
-FROM pg_catalog.pg_policy AS p JOIN pg_catalog.pg_class AS c ON c.oid = p.polrelid
-WHERE c.relnamespace IN (SELECT oid FROM ns)
-UNION ALL
-SELECT concat_ws(' ', 'function', p.oid::regprocedure, pg_catalog.pg_get_userbyid(p.proowner),
-                 p.proacl, md5(p.prosrc), p.proconfig)
-FROM pg_catalog.pg_proc AS p WHERE p.pronamespace IN (SELECT oid FROM ns)
-UNION ALL
-SELECT concat_ws(' ', 'sequence', s.sequencename, coalesce(s.last_value::text, 'unused'))
-FROM pg_catalog.pg_sequences AS s WHERE s.schemaname = ANY(%(schemas)s)
-UNION ALL
-SELECT concat_ws(' ', 'schema', n.nspname, pg_catalog.pg_get_userbyid(n.nspowner), n.nspacl)
-FROM pg_catalog.pg_namespace AS n WHERE n.oid IN (SELECT oid FROM ns)
+# What setup changes beyond the schema facts: each relation's oid (a dropped and
+# recreated table gets a new one), the lab roles' memberships and settings, the
+# database's privileges and the event triggers.
+_SETUP_FACTS = """
+SELECT concat_ws(' ', 'relation', c.relname, c.relkind, c.oid)
+FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY(%(schemas)s)
 UNION ALL
 SELECT concat_ws(' ', 'membership', m.roleid::regrole, m.member::regrole, m.inherit_option,
                  m.set_option, m.admin_option)
@@ -78,7 +39,6 @@ WHERE d.datname = pg_catalog.current_database()
 UNION ALL
 SELECT concat_ws(' ', 'event trigger', e.evtname, e.evtevent, e.evtfoid::regproc, e.evtenabled)
 FROM pg_catalog.pg_event_trigger AS e
-ORDER BY 1
 """
 
 
@@ -109,31 +69,41 @@ def snapshot(
     conn: psycopg.Connection[Any],
     schemas: tuple[str, ...] = (contract.SCHEMA, contract.AUDIT_SCHEMA),
 ) -> list[str]:
-    """Everything defined in ``schemas``, one sorted line per fact, for before/after checks.
-
-    Also the lab roles' memberships and settings, the database's privileges and
-    the event triggers: setup changes those too.
+    """Everything defined in ``schemas``, one sorted line per fact, for before/after checks:
+    the ``schema_facts`` of those schemas, each line led by its kind, and what else
+    setup changes (``_SETUP_FACTS``).
 
     Sequence positions need read access to the sequences: take snapshots as the
     administrator or the owner.
     """
+    lines = [
+        f"{kind} {fact}" for kind, facts in schema_facts(conn, schemas).items() for fact in facts
+    ]
     params = {"schemas": list(schemas), "roles": list(contract.ROLES)}
-    return [line for (line,) in conn.execute(_SNAPSHOT, params)]
+    return sorted(lines + [line for (line,) in conn.execute(_SETUP_FACTS, params)])
 
 
 # The database's own objects only: objects of the system schemas and members of
 # extensions (pgvector's hundreds of functions in ``public``) are left out;
 # extensions are listed by name and version.
 #: Session settings under which two servers print the same values the same way.
-CANONICAL = (
-    "-c search_path=pg_catalog -c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=postgres"
-    " -c extra_float_digits=1 -c bytea_output=hex"
+#: The settings that decide how a row prints as text.
+TEXT_SETTINGS = {
+    "TimeZone": "UTC",
+    "DateStyle": "ISO,YMD",
+    "IntervalStyle": "postgres",
+    "extra_float_digits": "1",
+    "bytea_output": "hex",
+}
+CANONICAL = " ".join(
+    f"-c {name}={value}" for name, value in {"search_path": "pg_catalog", **TEXT_SETTINGS}.items()
 )
 
 USER_OBJECTS = """
 WITH ns AS (
     SELECT n.oid, n.nspname, n.nspowner, n.nspacl FROM pg_catalog.pg_namespace AS n
-    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'
+      AND (%(schemas)s::text[] IS NULL OR n.nspname = ANY(%(schemas)s::text[]))
 ), rel AS (
     SELECT c.* FROM pg_catalog.pg_class AS c JOIN ns ON ns.oid = c.relnamespace
     WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend AS d
@@ -226,33 +196,53 @@ ORDER BY 1, 2
 )
 
 
-def schema_facts(conn: psycopg.Connection[Any]) -> dict[str, list[str]]:
-    """Kind ("indexes", "policies", ...) -> sorted facts, on a ``CANONICAL`` connection."""
+def schema_facts(
+    conn: psycopg.Connection[Any], schemas: Sequence[str] | None = None
+) -> dict[str, list[str]]:
+    """Kind ("indexes", "policies", ...) -> sorted facts of ``schemas`` (default: every
+    schema of the database's own), on a ``CANONICAL`` connection to compare two servers."""
     facts: dict[str, list[str]] = {}
-    for kind, fact in conn.execute(SCHEMA_FACTS):
+    for kind, fact in conn.execute(SCHEMA_FACTS, {"schemas": schemas and list(schemas)}):
         facts.setdefault(kind, []).append(fact)
     return {kind: sorted(found) for kind, found in sorted(facts.items())}
 
 
-def table_checksums(conn: psycopg.Connection[Any]) -> dict[str, list[Any]]:
-    """ "schema.table" -> [rows, MD5 of the rows' MD5s in key order (None when empty)].
+def table_checksums(
+    conn: psycopg.Connection[Any], schema: str | None = None, tables: Iterable[str] = ()
+) -> dict[str, list[Any]]:
+    """Per table, [rows, MD5 of the rows' MD5s in key order (None when empty)].
 
-    Rows are ordered by primary key (text keys as "C", so servers with other
-    collations agree), else by their hash. Read on a ``CANONICAL`` connection by a
-    role that sees every row.
+    Every table of the database, keyed "schema.table"; or, given ``schema``, its
+    tables (only ``tables`` if named), keyed by name. Rows are ordered by primary
+    key (text keys as "C", so servers with other collations agree), else by their
+    hash: equal checksums mean the same rows, whatever order they were written in.
+    Rows print under ``TEXT_SETTINGS`` (pinned for the transaction); read by a role
+    that sees every row.
     """
+    wanted = set(tables)
     found: dict[str, list[Any]] = {}
-    for schema_name, table, keys, collatable in conn.execute(TABLE_KEYS).fetchall():
-        row_hash = sql.SQL("md5(t::text)")
-        order: sql.Composable = row_hash
-        if keys:
-            order = sql.SQL(", ").join(
-                sql.SQL('{} COLLATE "C"').format(sql.Identifier(k)) if text else sql.Identifier(k)
-                for k, text in zip(keys, collatable, strict=True)
-            )
-        query = sql.SQL(
-            "SELECT count(*), md5(string_agg({hash}, '' ORDER BY {order})) FROM {name} AS t"
-        ).format(hash=row_hash, order=order, name=sql.Identifier(schema_name, table))
-        row = conn.execute(query).fetchone()
-        found[f"{schema_name}.{table}"] = list(row) if row else [0, None]
+    with conn.transaction():
+        for name, value in TEXT_SETTINGS.items():
+            conn.execute("SELECT pg_catalog.set_config(%s, %s, true)", (name, value))
+        for schema_name, table, keys, collatable in conn.execute(
+            TABLE_KEYS, {"schemas": None}
+        ).fetchall():
+            if schema is not None and (schema_name != schema or (wanted and table not in wanted)):
+                continue
+            row_hash = sql.SQL("md5(t::text)")
+            order: sql.Composable = row_hash
+            if keys:
+                order = sql.SQL(", ").join(
+                    sql.SQL('{} COLLATE "C"').format(sql.Identifier(k))
+                    if text
+                    else sql.Identifier(k)
+                    for k, text in zip(keys, collatable, strict=True)
+                )
+            query = sql.SQL(
+                "SELECT count(*), md5(string_agg({hash}, '' ORDER BY {order})) FROM {name} AS t"
+            ).format(hash=row_hash, order=order, name=sql.Identifier(schema_name, table))
+            row = conn.execute(query).fetchone()
+            found[table if schema else f"{schema_name}.{table}"] = list(row) if row else [0, None]
+    if missing := wanted - found.keys():
+        raise LookupError(f"no table {', '.join(sorted(missing))} in schema {schema}")
     return found

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from labkit import contract
+from labkit import catalog, contract
 
 KEYS = {
     "customers": "customer_id",
@@ -87,11 +87,6 @@ def truth(admin: psycopg.Connection) -> dict[str, dict[uuid.UUID, str]]:
     return owners
 
 
-def fingerprint(admin: psycopg.Connection) -> dict[str, str]:
+def fingerprint(admin: psycopg.Connection) -> dict[str, list]:
     """A checksum of every per-store table's full contents."""
-    return {
-        table: admin.execute(
-            f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM retail.{table} AS t"
-        ).fetchone()[0]
-        for table in KEYS
-    }
+    return catalog.table_checksums(admin, contract.SCHEMA, KEYS)

@@ -19,7 +19,7 @@ def test_the_snapshot_sees_a_new_index_a_new_default_and_a_new_grant(
 ) -> None:
     before = catalog.snapshot(admin)
     assert any(line.startswith("relation stores r ") for line in before)
-    assert any(line.startswith("function retail.touch_updated_at()") for line in before)
+    assert any(line.startswith("functions retail.touch_updated_at()") for line in before)
     changes = (
         "CREATE INDEX snapshot_probe ON retail.stores (region)",
         "ALTER TABLE retail.stores ALTER COLUMN region SET DEFAULT 'west'",

@@ -41,17 +41,9 @@ def seeded(admin: psycopg.Connection, scale: str = "tiny", seed: int = 1, **coun
     sampledata.seed(scale, seed=seed, end=END, quiet=True, **counts)
 
 
-def fingerprint(conn: psycopg.Connection) -> dict[str, str]:
-    """An md5 of every sample table's rows, in a fixed order."""
-    conn.execute("SET TimeZone = 'UTC'")
-    return {
-        table: conn.execute(
-            psycopg.sql.SQL(
-                "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} AS t"
-            ).format(psycopg.sql.Identifier(contract.SCHEMA, table))
-        ).fetchone()[0]
-        for table in load.SAMPLE_TABLES
-    }
+def fingerprint(conn: psycopg.Connection) -> dict[str, list]:
+    """A checksum of every sample table's rows, embeddings included."""
+    return load.fingerprint(conn, load.SAMPLE_TABLES)
 
 
 def scalar(conn: psycopg.Connection, query: str, *args: Any) -> Any:

@@ -149,7 +149,7 @@ def _behaviour(lab: db.Target, database: str, into: Fingerprint, snapshot: str) 
         conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
         if scalar(conn, _READY):
             stores = [store for (store,) in conn.execute(_STORES)]
-            tables = conn.execute(_RLS_TABLES).fetchall()
+            tables = conn.execute(_RLS_TABLES, {"schemas": None}).fetchall()
             into.isolation, into.search, errors = {f"{s}.{t}": {} for s, t, _ in tables}, {}, []
             conn.execute("SELECT pg_catalog.set_config(%s, '', true)", (contract.STORE_SETTING,))
             for store in [NO_STORE, *stores]:

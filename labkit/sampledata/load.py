@@ -52,7 +52,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from .. import contract
+from .. import catalog, contract
 from ..bulk import bulk_load
 from . import stream
 from .tables import Table
@@ -266,18 +266,10 @@ def _count(conn: psycopg.Connection[Any], table: str) -> int:
 
 def fingerprint(
     conn: psycopg.Connection[Any], tables: tuple[str, ...] = SEEDED_TABLES
-) -> dict[str, str]:
-    """An md5 per table of all its rows as text, in a fixed order: equal
-    fingerprints mean identical rows. Read as a role that sees every row.
+) -> dict[str, list[Any]]:
+    """Per table, its row count and a checksum of all its rows: equal fingerprints
+    mean identical rows (``catalog.table_checksums``). Read as a role that sees every row.
 
     By default the tables a draw writes: embeddings are kept across seedings
     only where their product's text is unchanged, so they are not part of it."""
-    query = "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} AS t"
-    found = {}
-    with conn.transaction():
-        # Timestamps print in the session's zone; pin it so the text is the same anywhere.
-        conn.execute("SELECT pg_catalog.set_config('TimeZone', 'UTC', true)")
-        for table in tables:
-            row = conn.execute(sql.SQL(query).format(sql.Identifier(contract.SCHEMA, table)))
-            found[table] = str(row.fetchone()[0])  # type: ignore[index]
-    return found
+    return catalog.table_checksums(conn, contract.SCHEMA, tables)
