@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
 
 from labkit import catalog, contract
 
@@ -30,3 +31,14 @@ def test_the_snapshot_sees_a_new_index_a_new_default_and_a_new_grant(
             admin.execute(change)
             assert catalog.snapshot(admin) != before, change
     assert catalog.snapshot(admin) == before
+
+
+def test_table_checksums_of_one_schema_are_keyed_by_table_and_refuse_unknown_names(
+    admin: psycopg.Connection,
+) -> None:
+    every = catalog.table_checksums(admin)
+    stores = catalog.table_checksums(admin, contract.SCHEMA, ["stores"])
+    assert stores == {"stores": every[f"{contract.SCHEMA}.stores"]}
+    assert stores["stores"][0] == 4
+    with pytest.raises(LookupError, match="no_such_table"):
+        catalog.table_checksums(admin, contract.SCHEMA, ["stores", "no_such_table"])

@@ -293,11 +293,9 @@ def _restore_temporary(
             # (retail_audit, in schema retail) to have CREATE on the schema already.
             schemas = [line for line in entries if _SCHEMA_ENTRY.search(line)]
             rest = [line for line in entries if line not in security and line not in schemas]
-            kept, last = Path(folder) / "entries.list", Path(folder) / "security.list"
-            first = Path(folder) / "schemas.list"
-            kept.write_text("\n".join(rest) + "\n", encoding="utf-8")
-            last.write_text("\n".join(security) + "\n", encoding="utf-8")
-            first.write_text("\n".join(schemas) + "\n", encoding="utf-8")
+            first, kept, last = (Path(folder) / f"{n}.list" for n in ("schemas", "rest", "last"))
+            for path, lines in ((first, schemas), (kept, rest), (last, security)):
+                path.write_text("\n".join(lines) + "\n", encoding="utf-8")
             target = lab.params(dbname=temporary)
             # The definitions go through psql after loading pgvector's library: the
             # search function SETs hnsw.* parameters, which exist only once the
