@@ -27,6 +27,7 @@ from psycopg_pool import ConnectionPool
 
 from . import contract, db, settings
 from .errors import LabError
+from .server import stopped_error
 
 _pools: dict[tuple[str, settings.Settings], ConnectionPool] = {}
 _pools_lock = threading.Lock()
@@ -107,14 +108,24 @@ def store_transaction(
         yield conn
 
 
+def refuse_if_stopped() -> None:
+    """Raise the stopped error if ``labkit down`` stopped the embedded server."""
+    lab = db.target()
+    if lab.embedded and lab.server.stopped_on_purpose():
+        raise stopped_error()
+
+
 @contextmanager
 def as_store(
     store_id: str, *, role: str = contract.APP_ROLE, pool_: ConnectionPool | None = None
 ) -> Iterator[psycopg.Connection[Any]]:
     """Borrow a pooled connection as ``role`` and run one transaction as ``store_id``.
 
-    Commits when the block ends normally, rolls back when it raises.
+    Commits when the block ends normally, rolls back when it raises. After
+    ``labkit down`` it fails at once with the stopped message, instead of
+    waiting the pool's timeout for a connection that cannot come.
     """
+    refuse_if_stopped()
     with (pool_ or pool(role)).connection() as conn, store_transaction(conn, store_id) as scoped:
         yield scoped
 

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -84,13 +85,22 @@ def test_down_then_up_keeps_the_data(persistence_db: str) -> None:
         assert conn.execute("SELECT note FROM kept").fetchall() == [("still here",)]
 
 
+def _as_seattle() -> None:
+    with labkit.as_store("seattle") as conn:
+        conn.execute("SELECT 1")
+
+
 def test_down_stays_down_until_up() -> None:
+    _as_seattle()  # the shared pool exists, with a connection, when the server stops
     assert run_labkit("down").returncode == 0
     server = db.target().server
     try:
-        for attempt in (labkit.connect, db.ensure_server, labkit.setup):
+        for attempt in (labkit.connect, db.ensure_server, labkit.setup, _as_seattle):
+            started = time.perf_counter()
             with pytest.raises(LabError, match=r"The lab server is stopped: run `labkit up`"):
                 attempt()
+            # A pool would otherwise wait its 30 s timeout for a connection.
+            assert time.perf_counter() - started < 5, f"{attempt.__name__} waited"
         psql = run_labkit("psql", "-c", "SELECT 1")
         assert psql.returncode == 1 and "run `labkit up`" in psql.stderr
         status = run_labkit("status")
@@ -101,6 +111,7 @@ def test_down_stays_down_until_up() -> None:
     assert up.returncode == 0 and "started in" in up.stdout, up.stderr
     with labkit.connect() as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+    _as_seattle()  # the same pool serves again once the server is up
 
 
 def test_a_server_that_stopped_without_labkit_down_starts_on_first_connect() -> None:
