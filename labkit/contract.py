@@ -27,6 +27,10 @@ APP_GROUP = "retail_app"
 AUDIT_ROLE = "retail_audit"
 #: The schema of the audit log (retail.audit_log is a view of it).
 AUDIT_SCHEMA = "retail_audit"
+#: The key that signs store contexts (sql/04, section context_key): it never leaves its
+#: database. Backups leave its row out and do not fingerprint it; a restored database
+#: gets a key of its own, so a context signed in one database means nothing in another.
+CONTEXT_KEY_TABLE = "retail_audit.context_key"
 #: Every role sql/00_roles.sql creates.
 ROLES: tuple[str, ...] = (*LOGIN_ROLES, APP_GROUP, AUDIT_ROLE)
 STORE_SETTING = "app.current_store_id"

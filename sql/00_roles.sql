@@ -134,7 +134,7 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'retail_audit') THEN
         CREATE ROLE retail_audit NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
     END IF;
-    -- The administrator also reads the log and the key, to back them up.
+    -- The administrator also reads the log, to back it up (never the key: sql/04).
     IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)
        AND NOT (pg_catalog.pg_has_role(current_user, 'retail_audit', 'SET')
                 AND pg_catalog.pg_has_role(current_user, 'retail_audit', 'USAGE')) THEN

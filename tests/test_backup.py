@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 import labkit
-from labkit import backup, binaries, cli, contract, db, schema
+from labkit import backup, binaries, cli, contract, db, schema, tenancy
 from labkit.backup import archive, fingerprint, restoring
 from labkit.errors import LabError
 
@@ -77,6 +77,45 @@ def test_a_restore_into_a_new_database_is_verified_equal(
     assert checks["store isolation"].ok is True
     assert checks["vector search"].ok is (True if backup_data.search_function_exists() else None)
     assert backup.compare(db.target().database, restored.database).ok
+
+
+def test_the_context_key_stays_in_its_database_and_a_restore_gets_its_own(
+    made: backup.Backup, dropped: list[str]
+) -> None:
+    """The key that signs store contexts is not in the dump nor in the manifest; the
+    restored database has a key of its own, and PUBLIC may not create temporary tables
+    there (a new database grants it; a dump does not carry database grants)."""
+    listing = subprocess.run(
+        [
+            str(binaries.program("pg_restore", db.target().settings)),
+            "--data-only",
+            f"--table={contract.CONTEXT_KEY_TABLE.split('.')[1]}",
+            "--file=-",
+            str(made.path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "COPY retail_audit.context_key" not in listing, listing
+    assert made.manifest is not None
+    assert contract.CONTEXT_KEY_TABLE not in made.manifest["fingerprint"]["tables"]
+    restored = backup.restore(made, into="zava_bk_key").database
+    dropped.append(restored)
+    keys = []
+    for database in (db.target().database, restored):
+        with labkit.connect(dbname=database) as conn:
+            keys.append(conn.execute("SELECT secret FROM retail_audit.context_key").fetchall())
+            temp = conn.execute(
+                "SELECT has_database_privilege('public', current_database(), 'TEMPORARY')"
+            ).fetchone()
+            assert temp == (False,), database
+    assert len(keys[1]) == 1 and keys[0] != keys[1]
+    with (
+        labkit.connect(contract.APP_ROLE, dbname=restored) as conn,
+        tenancy.store_transaction(conn, "seattle"),
+    ):  # the new key signs and verifies
+        assert conn.execute("SELECT retail.current_store_id()").fetchone() == ("seattle",)
 
 
 def test_the_verification_notices_what_a_restore_lost(

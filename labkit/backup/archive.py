@@ -27,7 +27,7 @@ from typing import Any
 
 from psycopg.conninfo import make_conninfo
 
-from .. import binaries, db, schema
+from .. import binaries, contract, db, schema
 from ..errors import LabError
 from ..settings import Settings
 from ..sizes import human_size
@@ -205,6 +205,7 @@ def run_client(
 
 def _dump(lab: db.Target, database: str, snapshot: str, output: Path) -> None:
     options = [f"--file={output}", f"--snapshot={snapshot}", f"--lock-wait-timeout={LOCK_WAIT}"]
+    options.append(f"--exclude-table-data={contract.CONTEXT_KEY_TABLE}")
     result = run_client("pg_dump", ["--format=custom", *options], lab, lab.params(dbname=database))
     if result.returncode == 0:
         return

@@ -320,10 +320,21 @@ def _restore_temporary(
                         "The half-restored database was dropped and nothing else changed; "
                         "if the file is damaged, restore another backup (`labkit backups`)",
                     )
+        _secure(lab, temporary)
     except BaseException:
         _drop(conn, temporary)
         raise
     return temporary
+
+
+def _secure(lab: db.Target, database: str) -> None:
+    """What a dump cannot carry: the database's own TEMPORARY grants, which PostgreSQL
+    gives PUBLIC in a new database, and a store-context key of its own (backups leave
+    the key out). Both from sql/04, as setup applies them."""
+    with psycopg.connect(**lab.params(dbname=database)) as conn:
+        conn.execute(schema.section("security", "temporary").encode())
+        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(contract.AUDIT_ROLE)))
+        conn.execute(schema.section("security", "context_key").encode())
 
 
 def _create_extensions(lab: db.Target, database: str, listing: list[str]) -> None:
