@@ -31,11 +31,15 @@ def heading_of(cells: list[Any], index: int) -> str:
     return "(top)"
 
 
-def run(path: Path, *, each_cell_twice: bool = False) -> nbformat.NotebookNode:
+def run(
+    path: Path, *, each_cell_twice: bool = False, then_again: bool = False
+) -> nbformat.NotebookNode:
     """Execute ``path`` top to bottom in a new kernel and return the executed notebook.
 
     With ``each_cell_twice``, every code cell runs twice in a row (Shift+Enter twice)
-    before the next one starts, as an attendee re-running a cell would.
+    before the next one starts, as an attendee re-running a cell would. With
+    ``then_again``, every code cell then runs once more from the top, in the same
+    kernel, on the database the first pass left (Run All, a second time).
     """
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
@@ -44,15 +48,18 @@ def run(path: Path, *, each_cell_twice: bool = False) -> nbformat.NotebookNode:
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
     )
-    runs = ("first run", "second run") if each_cell_twice else ("run",)
+    first = ("first run", "second run") if each_cell_twice else ("run",)
+    passes = [first, ("run again from the top",)] if then_again else [first]
     with client.setup_kernel():
-        for index, cell in enumerate(notebook.cells):
-            if cell.cell_type != "code":
-                continue
-            for which in runs:
-                try:
-                    client.execute_cell(cell, index)
-                except CellExecutionError as error:
-                    where = f"{path.name}, cell {index} under '{heading_of(notebook.cells, index)}'"
-                    raise NotebookFailed(f"{where}, {which}:\n{error}") from None
+        for runs in passes:
+            for index, cell in enumerate(notebook.cells):
+                if cell.cell_type != "code":
+                    continue
+                for which in runs:
+                    try:
+                        client.execute_cell(cell, index)
+                    except CellExecutionError as error:
+                        heading = heading_of(notebook.cells, index)
+                        where = f"{path.name}, cell {index} under '{heading}'"
+                        raise NotebookFailed(f"{where}, {which}:\n{error}") from None
     return notebook
