@@ -56,7 +56,8 @@ BY_STORE = (
 )
 EXTRA_STORES = "bench"
 TEXTS = """
-    SELECT retail.product_embedding_text(p.product_name, p.product_description, c.category_name)
+    SELECT retail.product_embedding_text(p.product_name, p.product_description, c.category_name,
+        p.metadata ->> 'type', c.description)
     FROM retail.products AS p LEFT JOIN retail.product_categories AS c USING (category_id)
     ORDER BY p.product_id
 """

@@ -15,7 +15,10 @@ fills the top five with the right kind of product where cosine similarity alone
 mixes departments; the keyword list counts only products that match every word,
 so a plain-language question leaves it empty and changes nothing, while a brand
 or model name puts its exact matches on top. The two are merged by reciprocal
-rank fusion.
+rank fusion, the keyword list counting twice: a product that matches every word
+of the query then outranks every product found by meaning alone, which keeps
+brand queries right now that the embedded text leaves brand names out
+(sql/05, retail.product_embedding_text).
 """
 
 from __future__ import annotations
@@ -46,21 +49,22 @@ class Fusion:
     question is about, each with weight exp(similarity / ``tau``); a product's
     semantic score gains ``alpha`` times its category's share of the votes, so the
     department the nearest products agree on fills the top. ``keyword_weight``
-    scales the keyword list's reciprocal ranks. ``any_word`` lets the keyword
+    scales the keyword list's reciprocal ranks: at 2, rank 40 of the keyword list
+    (2/100) still beats rank 1 of the semantic list (1/61). ``any_word`` lets the keyword
     half match any word of the question instead of all of them.
     """
 
     consensus: int = 10
     tau: float = 0.02
     alpha: float = 1.0
-    keyword_weight: float = 1.0
+    keyword_weight: float = 2.0
     any_word: bool = False
 
 
 #: Chosen on the "tune" half of labkit/quality/queries.toml (benchmarks/search_quality.py).
 FUSION = Fusion()
 #: What hybrid search did before: any word, equal weights, no department vote.
-PLAIN_RRF = Fusion(consensus=0, alpha=0.0, any_word=True)
+PLAIN_RRF = Fusion(consensus=0, alpha=0.0, keyword_weight=1.0, any_word=True)
 
 _EMBEDDED = "SELECT EXISTS (SELECT FROM retail.product_embeddings WHERE embedding_model = %s)"
 # The expression of the full-text index in sql/02_schema.sql, so that it is used.

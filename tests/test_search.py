@@ -88,11 +88,14 @@ def test_a_changed_description_is_embedded_again(catalog: dict, admin: psycopg.C
 
 
 def test_the_text_of_an_embedding(admin: psycopg.Connection) -> None:
-    text = "SELECT retail.product_embedding_text(%s, %s, %s)"
+    text = "SELECT retail.product_embedding_text(%s, %s, %s, %s, %s)"
     cases = {
-        ("Mug", "A mug.", "Home & Garden"): "Mug (Home & Garden). A mug.",
-        ("Mug", None, None): "Mug",
-        ("Mug", "", ""): "Mug",
+        ("Mug", "A mug.", "Home & Garden", None, None): "Mug (Home & Garden). A mug.",
+        ("Lumora Mug, Teal", "A mug.", "Home & Garden", "Mug", "Kitchen"): (
+            "Mug (Home & Garden: Kitchen). A mug."
+        ),
+        ("Mug", None, None, "", "Kitchen"): "Mug",
+        ("Mug", "", "", None, ""): "Mug",
     }
     for args, expected in cases.items():
         assert admin.execute(text, args).fetchone() == (expected,)

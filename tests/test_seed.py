@@ -311,7 +311,8 @@ def test_embeddings_of_unchanged_texts_survive_a_reseed(admin: psycopg.Connectio
     assert admin.execute(keys).fetchall() == first_keys
     kept = admin.execute(
         "SELECT count(*), count(*) FILTER (WHERE e.embedding_text <> retail.product_embedding_text("
-        "    p.product_name, p.product_description, c.category_name))"
+        "    p.product_name, p.product_description, c.category_name,"
+        "    p.metadata ->> 'type', c.description))"
         " FROM retail.product_embeddings AS e JOIN retail.products AS p USING (store_id, product_id)"
         " LEFT JOIN retail.product_categories AS c USING (category_id)"
     ).fetchone()

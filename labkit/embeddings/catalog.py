@@ -32,7 +32,8 @@ _PRODUCTS = """
     FROM retail.products AS p
     LEFT JOIN retail.product_categories AS c USING (category_id)
     CROSS JOIN LATERAL (SELECT retail.product_embedding_text(
-        p.product_name, p.product_description, c.category_name)) AS t (text)
+        p.product_name, p.product_description, c.category_name,
+        p.metadata ->> 'type', c.description)) AS t (text)
     LEFT JOIN retail.product_embeddings AS e
       ON e.product_id = p.product_id AND e.embedding_model = %s
     ORDER BY p.product_id

@@ -73,7 +73,8 @@ _STALE_EMBEDDINGS = """
         LEFT JOIN retail.product_categories AS c USING (category_id)
         WHERE p.store_id = e.store_id AND p.product_id = e.product_id
           AND e.embedding_text = retail.product_embedding_text(
-                  p.product_name, p.product_description, c.category_name))
+                  p.product_name, p.product_description, c.category_name,
+                  p.metadata ->> 'type', c.description))
 """
 
 # Foreign keys first (they depend on the primary and unique keys), then the rest.
