@@ -109,9 +109,17 @@ def store_transaction(
 
 
 def refuse_if_stopped() -> None:
-    """Raise the stopped error if ``labkit down`` stopped the embedded server."""
-    lab = db.target()
+    """Raise the stopped error if ``labkit down`` stopped the embedded server.
+
+    Its pools are closed too: their workers would keep reconnecting, further and
+    further apart, and make the first request after ``labkit up`` wait for them.
+    """
+    current = settings.load()
+    lab = db.Target(current)
     if lab.embedded and lab.server.stopped_on_purpose():
+        with _pools_lock:
+            for key in [key for key in _pools if key[1] == current]:
+                _pools.pop(key).close()
         raise stopped_error()
 
 

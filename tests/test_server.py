@@ -16,7 +16,7 @@ import pytest
 from psycopg import sql
 
 import labkit
-from labkit import db, settings
+from labkit import db, settings, tenancy
 from labkit.errors import LabError
 from labkit.server import EmbeddedServer
 
@@ -92,6 +92,7 @@ def _as_seattle() -> None:
 
 def test_down_stays_down_until_up() -> None:
     _as_seattle()  # the shared pool exists, with a connection, when the server stops
+    stale = tenancy.pool()
     assert run_labkit("down").returncode == 0
     server = db.target().server
     try:
@@ -111,7 +112,10 @@ def test_down_stays_down_until_up() -> None:
     assert up.returncode == 0 and "started in" in up.stdout, up.stderr
     with labkit.connect() as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
-    _as_seattle()  # the same pool serves again once the server is up
+    # The stopped pool was closed (its workers would otherwise reconnect further and
+    # further apart and keep the first request after `labkit up` waiting): a new one serves.
+    assert stale.closed and tenancy.pool() is not stale
+    _as_seattle()
 
 
 def test_a_server_that_stopped_without_labkit_down_starts_on_first_connect() -> None:
