@@ -242,6 +242,7 @@ def test_backups_are_listed_newest_first_with_size_and_time(tmp_path: Path) -> N
     assert (tmp_path / "notes.dump").exists()
 
 
+@pytest.mark.slow
 def test_the_commands_back_up_verify_and_restore(
     vectors: int, tmp_path: Path, dropped: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -186,6 +186,7 @@ def bypassrls(emulated: managed.ManagedServer) -> Iterator[managed.ManagedServer
             conn.execute("DROP DATABASE IF EXISTS zava_restored WITH (FORCE)")
 
 
+@pytest.mark.slow
 def test_backup_verify_then_restore_by_an_admin_without_bypassrls(
     bypassrls: managed.ManagedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -40,6 +40,7 @@ def _seen(conn: psycopg.Connection) -> tuple[list[str], int]:
     return stores, count
 
 
+@pytest.mark.slow
 def test_a_thousand_pooled_checkouts_each_see_their_own_store(expected: dict[str, int]) -> None:
     chooser = random.Random(20261126)
     pool = tenancy.pool()
