@@ -10,13 +10,11 @@ baseline is the explicit filter; the overhead is policy p50 / explicit p50 - 1.
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import statistics
 
-from harness import throwaway_server
-from record import record
+from harness import arguments, publish, throwaway_server
 
 import labkit
 from labkit import bulk, contract, perf, sampledata
@@ -138,20 +136,22 @@ def report(results: dict[str, list[tuple[str, float, float, float]]], runs: int)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__)
     parser.add_argument("--scales", default="lab,large")
     parser.add_argument("--runs", type=int, default=10, help="runs per side in each turn")
-    parser.add_argument("--record", action="store_true", help="write benchmarks/RESULTS.md")
     args = parser.parse_args()
-    with throwaway_server():
-        labkit.setup()
-        results = {scale: measure(scale, args.runs) for scale in args.scales.split(",")}
-    text = report(results, args.runs)
-    print(text)
-    if args.record:
-        print(
-            f"\nRecorded in {record('Row-level security overhead (`benchmarks/rls_overhead.py`)', text)}"
-        )
+
+    def measure_all() -> str:
+        with throwaway_server():
+            labkit.setup()
+            results = {scale: measure(scale, args.runs) for scale in args.scales.split(",")}
+        return report(results, args.runs)
+
+    publish(
+        "Row-level security overhead (`benchmarks/rls_overhead.py`)",
+        measure_all,
+        record_it=args.record,
+    )
 
 
 if __name__ == "__main__":

@@ -16,15 +16,13 @@ The fusion's settings were chosen on the "tune" half of the questions; the
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import time
 from typing import Any
 
 import pandas as pd
-from harness import throwaway_server
-from record import record
+from harness import arguments, publish, throwaway_server
 
 import labkit
 from labkit import quality, sampledata
@@ -136,17 +134,14 @@ def report(result: dict[str, Any], stores: list[str]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__)
     parser.add_argument("--stores", nargs="+", default=["seattle", "online"])
-    parser.add_argument("--record", action="store_true", help="write benchmarks/RESULTS.md")
     args = parser.parse_args()
-    started = time.perf_counter()
-    text = report(run(args.stores), args.stores)
-    text += f"\n\nWhole benchmark: {time.perf_counter() - started:.0f} s."
-    print(text)
-    if args.record:
-        path = record("Search quality (`benchmarks/search_quality.py`)", text)
-        print(f"\nRecorded in {path}")
+    publish(
+        "Search quality (`benchmarks/search_quality.py`)",
+        lambda: report(run(args.stores), args.stores),
+        record_it=args.record,
+    )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ variants, materials, colors, features), not uniform random.
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import statistics
@@ -37,9 +36,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from harness import throwaway_server
+from harness import arguments, publish, throwaway_server
 from pgvector.psycopg import register_vector
-from record import record
 
 import labkit
 from labkit import bulk, contract, embeddings, sampledata, schema, tenancy
@@ -319,18 +317,15 @@ def report(r: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__)
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--record", action="store_true", help="write benchmarks/RESULTS.md")
     args = parser.parse_args()
-    started = time.perf_counter()
-    text = report(run(args.products, args.queries))
-    text += f"\n\nWhole benchmark: {time.perf_counter() - started:.0f} s."
-    print(text)
-    if args.record:
-        path = record("Vector search (`benchmarks/vector_search.py`)", text)
-        print(f"\nRecorded in {path}")
+    publish(
+        "Vector search (`benchmarks/vector_search.py`)",
+        lambda: report(run(args.products, args.queries)),
+        record_it=args.record,
+    )
 
 
 if __name__ == "__main__":
