@@ -117,18 +117,17 @@ CREATE OR REPLACE FUNCTION retail_audit.acting_role() RETURNS name
 -- and message, so it cannot be extended) over the store, the acting role, this
 -- backend and this transaction's id. A transaction id (xid8) never repeats, so
 -- a signature copied into a session-wide setting is worthless in the next one.
--- Only retail_audit's own definer functions call it: it reads the key with
--- their rights.
-CREATE OR REPLACE FUNCTION retail_audit.context_signature(p_store varchar, p_role name, p_xact xid8)
+-- Its callers, retail_audit's own definer functions, read the key and pass it:
+-- a plain expression, which PostgreSQL inlines into their queries. (An earlier
+-- version read the key itself.)
+DROP FUNCTION IF EXISTS retail_audit.context_signature(varchar, name, xid8);
+CREATE OR REPLACE FUNCTION retail_audit.context_signature(p_key bytea, p_store varchar, p_role name, p_xact xid8)
     RETURNS text
     LANGUAGE sql STABLE PARALLEL RESTRICTED
-BEGIN ATOMIC
-    SELECT pg_catalog.encode(pg_catalog.sha256(k.secret || pg_catalog.sha256(k.secret || pg_catalog.convert_to(
+    RETURN pg_catalog.encode(pg_catalog.sha256(p_key || pg_catalog.sha256(p_key || pg_catalog.convert_to(
                pg_catalog.jsonb_build_array(p_store, p_role, pg_catalog.pg_backend_pid(), p_xact::text)::text,
-               'UTF8'))), 'hex')
-    FROM retail_audit.context_key AS k;
-END;
-REVOKE ALL ON FUNCTION retail_audit.context_signature(varchar, name, xid8) FROM PUBLIC;
+               'UTF8'))), 'hex');
+REVOKE ALL ON FUNCTION retail_audit.context_signature(bytea, varchar, name, xid8) FROM PUBLIC;
 
 -- The store the current role acts for in this statement, or NULL (no rows):
 -- * a store login: its own store, if that store is active; settings are ignored;
@@ -139,9 +138,10 @@ REVOKE ALL ON FUNCTION retail_audit.context_signature(varchar, name, xid8) FROM 
 -- leader (the signature names the leader's backend). The policies call it
 -- through retail.current_store_id() (section context_functions), as an
 -- InitPlan, (SELECT retail.current_store_id()), once per statement and table.
--- PL/pgSQL keeps its lookups' plans for the session, and a store login stops
--- after the first: this runs in every statement, so it is kept to a few
--- index probes (benchmarks/rls_overhead.py measures what it costs).
+-- It runs in every statement, once per table under a policy, so it is kept to
+-- two queries (PL/pgSQL keeps their plans for the session): the login's own
+-- store, else the chosen store joined with the key that must sign it
+-- (benchmarks/rls_overhead.py measures what it costs).
 CREATE OR REPLACE FUNCTION retail_audit.verified_store_id() RETURNS varchar
     LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
     SECURITY DEFINER
@@ -152,15 +152,15 @@ DECLARE
     chosen varchar;
 BEGIN
     SELECT l.store_id INTO chosen FROM retail.store_logins AS l WHERE l.role_name = acting;
-    IF NOT FOUND THEN
-        chosen := nullif(current_setting('app.current_store_id', true), '');
-        IF NOT EXISTS (SELECT FROM retail_audit.store_choosers AS h WHERE h.role_name = acting)
-           OR current_setting('app.store_context_signature', true) IS DISTINCT FROM
-              retail_audit.context_signature(chosen, acting, pg_current_xact_id_if_assigned()) THEN
-            RETURN NULL;
-        END IF;
+    IF FOUND THEN
+        RETURN (SELECT s.store_id FROM retail.stores AS s WHERE s.store_id = chosen AND s.is_active);
     END IF;
-    RETURN (SELECT s.store_id FROM retail.stores AS s WHERE s.store_id = chosen AND s.is_active);
+    chosen := nullif(current_setting('app.current_store_id', true), '');
+    RETURN (SELECT s.store_id FROM retail.stores AS s, retail_audit.context_key AS k
+            WHERE s.store_id = chosen AND s.is_active
+              AND EXISTS (SELECT FROM retail_audit.store_choosers AS h WHERE h.role_name = acting)
+              AND current_setting('app.store_context_signature', true)
+                  = retail_audit.context_signature(k.secret, chosen, acting, pg_current_xact_id_if_assigned()));
 END
 $$;
 REVOKE ALL ON FUNCTION retail_audit.verified_store_id() FROM PUBLIC;
@@ -217,7 +217,8 @@ BEGIN
             jsonb_build_object('login', session_user, 'transaction', pg_current_xact_id()::text));
     PERFORM pg_catalog.set_config('app.current_store_id', p_store_id, true);
     PERFORM pg_catalog.set_config('app.store_context_signature',
-        retail_audit.context_signature(p_store_id, acting, pg_current_xact_id()), true);
+        (SELECT retail_audit.context_signature(k.secret, p_store_id, acting, pg_current_xact_id())
+         FROM retail_audit.context_key AS k), true);
 END
 $$;
 REVOKE ALL ON FUNCTION retail_audit.choose_store(varchar) FROM PUBLIC;
