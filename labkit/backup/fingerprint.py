@@ -288,14 +288,11 @@ def _compare_tables(source: Fingerprint, target: Fingerprint, result: Verificati
     rows: list[dict[str, Any]] = []
     for name in sorted(source.tables.keys() | target.tables.keys()):
         before, after = source.tables.get(name), target.tables.get(name)
-        rows.append(
-            {
-                "table": name,
-                result.source: before[0] if before else None,
-                result.target: after[0] if after else None,
-                "same content": before == after,
-            }
-        )
+        counts = {
+            side: entry and entry[0]
+            for side, entry in ((result.source, before), (result.target, after))
+        }
+        rows.append({"table": name, **counts, "same content": before == after})
         if before is None or after is None:
             where = result.target if after is None else result.source
             result.differences.append(f"{name}: missing in {where}")
@@ -409,8 +406,8 @@ def _compare_search(source: Fingerprint, target: Fingerprint, result: Verificati
     result.checks.append(Check("vector search", not differ, detail))
 
 
-def scalar(conn: psycopg.Connection[Any], query: str) -> Any:
+def scalar(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> Any:
     """The one value ``query`` returns."""
-    row = conn.execute(query).fetchone()
+    row = conn.execute(query, params or None).fetchone()
     assert row is not None
     return row[0]

@@ -30,7 +30,6 @@ import atexit
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -46,9 +45,8 @@ import psycopg
 from .. import binaries, db, leftovers
 from ..errors import LabError
 from ..server import LISTEN_ADDRESS, conf_quote, free_port, port_in_use
+from .fingerprint import scalar
 
-#: Replication slots of the drill are named so; leftovers are dropped at the next one.
-SLOT_PREFIX = leftovers.SLOT_PREFIX
 _AGAIN = "Start a new drill: run the cell with Drill.start() again, then the ones after it"
 
 
@@ -126,8 +124,8 @@ class Drill:
                 _AGAIN,
             )
         with self._admin() as conn:
-            row = conn.execute("SELECT pg_catalog.pg_create_restore_point(%s)::text", (name,))
-            self.restore_points[name] = str((row.fetchone() or [""])[0])
+            query = "SELECT pg_catalog.pg_create_restore_point(%s)::text"
+            self.restore_points[name] = str(scalar(conn, query, (name,)))
         return self.restore_points[name]
 
     def finish(self) -> list[str]:
@@ -139,8 +137,9 @@ class Drill:
             return self.segments
         self._check_open()
         with self._admin() as conn:
-            row = conn.execute("SELECT pg_catalog.pg_walfile_name(pg_catalog.pg_switch_wal())")
-            segment = str((row.fetchone() or [""])[0])
+            segment = str(
+                scalar(conn, "SELECT pg_catalog.pg_walfile_name(pg_catalog.pg_switch_wal())")
+            )
         log = self.root / "pg_receivewal.log"
         _wait_for(lambda: (self.archive / segment).is_file(), None, log, f"WAL segment {segment}")
         self._streaming.close()
@@ -188,9 +187,13 @@ class Drill:
     def _admin(self) -> psycopg.Connection[Any]:
         return psycopg.connect(**self.lab.params(), autocommit=True)
 
-    def _replication_args(self) -> list[str]:
+    def _replication(
+        self, run: Callable[..., Any], name: str, args: list[str], **options: Any
+    ) -> Any:
+        """``run`` (binaries' run or start) of ``name``, connected as the administrator."""
         params = self.lab.params()
-        return ["-h", params["host"], "-p", params["port"], "-U", params["user"], "--no-password"]
+        login = ["-h", params["host"], "-p", params["port"], "-U", params["user"], "--no-password"]
+        return run(name, [*args, *login], self.lab.settings, password=params["password"], **options)
 
     @contextmanager
     def _wal_stream(self) -> Iterator[None]:
@@ -208,25 +211,18 @@ class Drill:
             conn.execute("SELECT pg_catalog.pg_create_physical_replication_slot(%s, true)", (slot,))
 
             def active() -> bool:
-                row = conn.execute(query, (slot,)).fetchone()
-                return bool(row and row[0])
+                return bool(scalar(conn, query, (slot,)))
 
             try:
                 args = ["-D", str(self.archive), "--no-loop", f"--slot={slot}"]
-                process = binaries.start_server_program(
-                    "pg_receivewal",
-                    [*args, *self._replication_args()],
-                    self.lab.settings,
-                    log=log,
-                    password=self.lab.params()["password"],
+                process = self._replication(
+                    binaries.start_server_program, "pg_receivewal", args, log=log
                 )
                 try:
                     _wait_for(active, process, log, "pg_receivewal")
                     yield
                 finally:
-                    process.send_signal(
-                        signal.SIGTERM if sys.platform == "win32" else signal.SIGINT
-                    )
+                    process.terminate()  # pg_receivewal ends cleanly on SIGTERM, as on SIGINT
                     try:
                         process.wait(timeout=10)
                     except subprocess.TimeoutExpired:
@@ -245,13 +241,7 @@ class Drill:
         """
         started = time.perf_counter()
         args = ["-D", str(self.base), "-c", "fast", "-X", "stream", "--no-sync"]
-        result = binaries.run_server_program(
-            "pg_basebackup",
-            [*args, *self._replication_args()],
-            self.lab.settings,
-            timeout=300,
-            password=self.lab.params()["password"],
-        )
+        result = self._replication(binaries.run_server_program, "pg_basebackup", args, timeout=300)
         if result.returncode != 0:
             raise LabError(
                 f"pg_basebackup failed: {binaries.first_error(result.stderr)}",
@@ -289,8 +279,7 @@ class Drill:
             with psycopg.connect(**params, autocommit=True) as conn:
 
                 def promoted() -> bool:
-                    row = conn.execute("SELECT pg_catalog.pg_is_in_recovery()").fetchone()
-                    return not (row and row[0])
+                    return not scalar(conn, "SELECT pg_catalog.pg_is_in_recovery()")
 
                 _wait_for(promoted, None, log, "The recovered copy")
             self.recovered_to = target_name
