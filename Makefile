@@ -66,11 +66,12 @@ bench: install
 # Mutation testing (mutmut, configured in pyproject.toml): plant small bugs in the
 # modules where a silent one costs most and count how many the tests catch. The
 # database tests share one server started and set up here; tests/MUTANTS.md keeps
-# the score and the survivors judged harmless.
+# the score and the survivors judged harmless. One core (the machine is shared);
+# MUTANTS='labkit.perf*' runs one module.
 mutate: install
 	export LABKIT_DATA_DIR="$(CURDIR)/.mutate/data" LABKIT_TESTS_PREPARED_SERVER=1 \
 	  LABKIT_PORT=$$($(BIN)/python -c 'from labkit.server import free_port; print(free_port())'); \
-	$(BIN)/labkit up && $(BIN)/labkit setup && $(BIN)/mutmut run; status=$$?; \
+	$(BIN)/labkit up && $(BIN)/labkit setup && $(BIN)/mutmut run --max-children 1 $(MUTANTS); status=$$?; \
 	$(BIN)/labkit down; $(BIN)/mutmut results; exit $$status
 
 up down status: install
