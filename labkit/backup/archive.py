@@ -190,16 +190,23 @@ def conninfo(params: dict[str, str]) -> str:
 
 
 def run_client(
-    name: str, args: list[str], lab: db.Target, params: dict[str, str], timeout: float | None = None
+    name: str,
+    args: list[str],
+    lab: db.Target,
+    params: dict[str, str],
+    timeout: float | None = None,
+    *,
+    as_service: bool = False,
 ) -> Any:
-    """pg_dump or pg_restore as a client of ``params``' server, as the current user."""
+    """A PostgreSQL program run to its end, a client of ``params``' server (if any): as
+    the current user, or (``as_service``) as the service account when labkit is root."""
     return binaries.run_server_program(
         name,
         [*args, f"--dbname={conninfo(params)}"] if params else args,
         lab.settings,
         timeout=timeout,
         password=params.get("password"),
-        as_service=False,
+        as_service=as_service,
     )
 
 

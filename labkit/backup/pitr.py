@@ -45,6 +45,7 @@ import psycopg
 from .. import binaries, db, leftovers
 from ..errors import LabError
 from ..server import LISTEN_ADDRESS, conf_quote, free_port, port_in_use
+from .archive import conninfo, run_client
 from .fingerprint import scalar
 
 _AGAIN = "Start a new drill: run the cell with Drill.start() again, then the ones after it"
@@ -187,14 +188,6 @@ class Drill:
     def _admin(self) -> psycopg.Connection[Any]:
         return psycopg.connect(**self.lab.params(), autocommit=True)
 
-    def _replication(
-        self, run: Callable[..., Any], name: str, args: list[str], **options: Any
-    ) -> Any:
-        """``run`` (binaries' run or start) of ``name``, connected as the administrator."""
-        params = self.lab.params()
-        login = ["-h", params["host"], "-p", params["port"], "-U", params["user"], "--no-password"]
-        return run(name, [*args, *login], self.lab.settings, password=params["password"], **options)
-
     @contextmanager
     def _wal_stream(self) -> Iterator[None]:
         """pg_receivewal copying every WAL segment into the archive while the block runs.
@@ -214,9 +207,14 @@ class Drill:
                 return bool(scalar(conn, query, (slot,)))
 
             try:
-                args = ["-D", str(self.archive), "--no-loop", f"--slot={slot}"]
-                process = self._replication(
-                    binaries.start_server_program, "pg_receivewal", args, log=log
+                params = self.lab.params()
+                args = ["-D", str(self.archive), "--no-loop", f"--slot={slot}", "--no-password"]
+                process = binaries.start_server_program(
+                    "pg_receivewal",
+                    [*args, f"--dbname={conninfo(params)}"],
+                    self.lab.settings,
+                    log=log,
+                    password=params["password"],
                 )
                 try:
                     _wait_for(active, process, log, "pg_receivewal")
@@ -240,8 +238,11 @@ class Drill:
         a throw-away copy; a real backup waits for the disk.
         """
         started = time.perf_counter()
-        args = ["-D", str(self.base), "-c", "fast", "-X", "stream", "--no-sync"]
-        result = self._replication(binaries.run_server_program, "pg_basebackup", args, timeout=300)
+        args = ["-D", str(self.base), "-c", "fast", "-X", "stream", "--no-sync", "--no-password"]
+        # The connection string's database is ignored: replication takes the whole server.
+        result = run_client(
+            "pg_basebackup", args, self.lab, self.lab.params(), 300, as_service=True
+        )
         if result.returncode != 0:
             raise LabError(
                 f"pg_basebackup failed: {binaries.first_error(result.stderr)}",
@@ -271,7 +272,7 @@ class Drill:
         log = self.root / "recovered.log"
         options = f"-p {port} -c unix_socket_directories=''"
         ctl = ["-D", str(self.base), "-l", str(log), "-o", options, "-w", "-t", "60"]
-        started = binaries.run_server_program("pg_ctl", [*ctl, "start"], self.lab.settings)
+        started = run_client("pg_ctl", [*ctl, "start"], self.lab, {}, 120, as_service=True)
         if started.returncode != 0:
             raise LabError(f"The recovered copy did not start: {_tail(log)}", f"Read {log}")
         params = {**self.lab.params(), "host": LISTEN_ADDRESS, "port": str(port)}
@@ -286,7 +287,7 @@ class Drill:
             yield params
         finally:
             stop = ["-D", str(self.base), "stop", "-m", "fast", "-w"]
-            binaries.run_server_program("pg_ctl", stop, self.lab.settings)
+            run_client("pg_ctl", stop, self.lab, {}, 120, as_service=True)
 
     def _configure_recovery(self, settings: dict[str, str]) -> None:
         (self.base / "recovery.signal").touch()
