@@ -156,8 +156,8 @@ def _reload(conn: psycopg.Connection, timeout: float = 10.0) -> None:
     """pg_reload_conf() and wait until it took effect.
 
     The reload is asynchronous: the server signals every session, and each
-    rereads the files at its next statement. Once this session's load time has
-    moved, every session has been signalled.
+    rereads the files at its next statement. This waits for this session's own
+    reload; another session may take a moment longer to receive its signal.
     """
     loaded = conn.execute("SELECT pg_conf_load_time()").fetchone()
     conn.execute("SELECT pg_reload_conf()")
