@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -145,9 +146,17 @@ def modules_loaded_by(*args: str) -> set[str]:
         f"    cli.main({list(args)!r})\n"
         "print(' '.join(sorted({name.partition('.')[0] for name in sys.modules})))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
-    )
+    # A temporary folder of its own: another lab's drill folder in the shared one (a
+    # second suite on the same machine) makes status check for slots, with the driver.
+    with tempfile.TemporaryDirectory(prefix="labkit-cli-probe-") as own_tmp:
+        result = subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+            env={**os.environ, "TMPDIR": own_tmp},
+        )
     return set(result.stdout.split())
 
 
