@@ -69,10 +69,16 @@ def new_pool(role: str = contract.APP_ROLE, *, max_size: int = 4) -> ConnectionP
 
 
 def pool(role: str = contract.APP_ROLE, *, max_size: int = 4) -> ConnectionPool:
-    """The shared connection pool for ``role`` (one per role and database)."""
-    # Keyed by the settings, which are cheap to read; the server is checked (and
-    # started) only when a pool is created, not on every checkout.
-    key = (role, settings.load())
+    """The shared connection pool for ``role`` (one per role and database).
+
+    After ``labkit down`` it fails at once with the stopped message, instead of
+    letting a checkout wait the pool's timeout for a connection that cannot come.
+    """
+    # Keyed by the settings, which are cheap to read; the server is started only
+    # when a pool is created, and each call only looks for labkit down's marker.
+    current = settings.load()
+    refuse_if_stopped(current)
+    key = (role, current)
     with _pools_lock:
         if key not in _pools:
             _pools[key] = new_pool(role, max_size=max_size)
@@ -108,13 +114,12 @@ def store_transaction(
         yield conn
 
 
-def refuse_if_stopped() -> None:
+def refuse_if_stopped(current: settings.Settings) -> None:
     """Raise the stopped error if ``labkit down`` stopped the embedded server.
 
     Its pools are closed too: their workers would keep reconnecting, further and
     further apart, and make the first request after ``labkit up`` wait for them.
     """
-    current = settings.load()
     lab = db.Target(current)
     if lab.embedded and lab.server.stopped_on_purpose():
         with _pools_lock:
@@ -130,10 +135,10 @@ def as_store(
     """Borrow a pooled connection as ``role`` and run one transaction as ``store_id``.
 
     Commits when the block ends normally, rolls back when it raises. After
-    ``labkit down`` it fails at once with the stopped message, instead of
-    waiting the pool's timeout for a connection that cannot come.
+    ``labkit down`` it fails at once with the stopped message (``pool``).
     """
-    refuse_if_stopped()
+    if pool_ is not None:
+        refuse_if_stopped(settings.load())
     with (pool_ or pool(role)).connection() as conn, store_transaction(conn, store_id) as scoped:
         yield scoped
 
