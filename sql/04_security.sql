@@ -137,11 +137,10 @@ REVOKE ALL ON FUNCTION retail_audit.context_signature(bytea, varchar, name, xid8
 -- SECURITY DEFINER, to read the key; PARALLEL RESTRICTED, so it runs in the
 -- leader (the signature names the leader's backend). The policies call it
 -- through retail.current_store_id() (section context_functions), as an
--- InitPlan, (SELECT retail.current_store_id()), once per statement and table.
--- It runs in every statement, once per table under a policy, so it is kept to
--- two queries (PL/pgSQL keeps their plans for the session): the login's own
--- store, else the chosen store joined with the key that must sign it
--- (benchmarks/rls_overhead.py measures what it costs).
+-- InitPlan, (SELECT retail.current_store_id()), once per statement and table;
+-- so it is kept to two queries (PL/pgSQL keeps their plans for the session):
+-- the login's own store, else the chosen store joined with the key that must
+-- sign it (benchmarks/rls_overhead.py measures what it costs).
 CREATE OR REPLACE FUNCTION retail_audit.verified_store_id() RETURNS varchar
     LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
     SECURITY DEFINER
