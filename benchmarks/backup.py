@@ -16,7 +16,6 @@ flags. Sizes: the database, the dump, the dump gzipped again, and a plain SQL du
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import importlib
 import os
@@ -28,9 +27,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from harness import throwaway_server
+from harness import arguments, show, throwaway_server
 from psycopg import sql
-from record import record
 
 import labkit
 from labkit import backup, sampledata, schema
@@ -149,10 +147,9 @@ def report(results: list[tuple[str, Timing, dict[str, int], str]], rounds: int) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scales", default="lab", help="comma-separated: tiny, lab, large")
-    parser.add_argument("--record", action="store_true", help="write benchmarks/RESULTS.md")
     args = parser.parse_args()
     results = []
     with throwaway_server() as scratch:
@@ -162,10 +159,7 @@ def main() -> None:
             times, sizes, content = measure(scale, rounds, scratch / "backups")
             results.append((scale, times, sizes, content))
     text = report(results, args.rounds)
-    print(text)
-    if args.record:
-        path = record("Backup and restore (`benchmarks/backup.py`)", text)
-        print(f"\nRecorded in {path}")
+    show("Backup and restore (`benchmarks/backup.py`)", text, record_it=args.record)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,11 @@ def publish(section: str, measure: Callable[[], str], *, record_it: bool) -> Non
     and with --record write it as ``section`` of benchmarks/RESULTS.md."""
     started = time.perf_counter()
     text = measure() + f"\n\nWhole benchmark: {time.perf_counter() - started:.0f} s."
+    show(section, text, record_it=record_it)
+
+
+def show(section: str, text: str, *, record_it: bool) -> None:
+    """Print a benchmark's report; with --record write it as ``section`` of RESULTS.md."""
     print(text)
     if record_it:
         print(f"\nRecorded in {record(section, text)}")

@@ -24,7 +24,6 @@ audit rows and ANALYZE put the seed. Each phase of the large seed is listed.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
 import platform
@@ -36,9 +35,8 @@ import time
 from decimal import Decimal
 
 from faker import Faker
-from harness import throwaway_server
+from harness import arguments, show, throwaway_server
 from psycopg import sql
-from record import record
 
 import labkit
 from labkit import contract, sampledata
@@ -249,20 +247,16 @@ def measure(rounds: int, large: bool) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__)
     parser.add_argument(
         "--rounds", type=int, default=5, help="lab-scale seeds to take the median of"
     )
     parser.add_argument("--no-large", action="store_true", help="skip the million-transaction seed")
-    parser.add_argument("--record", action="store_true", help="write benchmarks/RESULTS.md")
     args = parser.parse_args()
     with throwaway_server():
         labkit.setup()
         text = measure(max(1, args.rounds), large=not args.no_large)
-    print(text)
-    if args.record:
-        path = record("Seeding (`benchmarks/seed.py`)", text)
-        print(f"\nRecorded in {path}")
+    show("Seeding (`benchmarks/seed.py`)", text, record_it=args.record)
 
 
 if __name__ == "__main__":

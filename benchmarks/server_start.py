@@ -9,7 +9,6 @@ ratio is labkit's cost over doing it by hand.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import os
 import platform
@@ -18,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from record import record
+from harness import arguments, show
 
 from labkit import binaries, schema, settings
 from labkit.server import EmbeddedServer, free_port
@@ -89,15 +88,11 @@ def report(results: Timing) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--record", action="store_true", help="write benchmarks/RESULTS.md")
     args = parser.parse_args()
     text = report(measure(args.rounds))
-    print(text)
-    if args.record:
-        path = record("Server start-up (`benchmarks/server_start.py`)", text)
-        print(f"\nRecorded in {path}")
+    show("Server start-up (`benchmarks/server_start.py`)", text, record_it=args.record)
 
 
 if __name__ == "__main__":
