@@ -135,21 +135,35 @@ def clean_up(lab: db.Target | None = None) -> Leftovers:
     """
     found = Leftovers()
     alive: set[str] = set()
+    gone: list[tuple[Path, int]] = []
     for root in drill_folders():
         size = _size(root)
         if _owner_alive(root):
             alive.add(slot_name(root))
             found.running.append(str(root))
             found.running_bytes += size
-            continue
+        else:
+            gone.append((root, size))
+    # The slots first: dropping one ends the orphaned pg_receivewal that holds it, which
+    # would otherwise go on writing WAL into the folder while it is being removed.
+    if lab is not None:
+        _drop_stale_slots(lab, alive, found)
+    for root, size in gone:
         _stop_recovered_copy(root, lab)
-        shutil.rmtree(root, ignore_errors=True)
+        _remove(root)
         if not root.exists():
             found.removed.append(f"folder {root} ({human_size(size)})")
             found.removed_bytes += size
-    if lab is not None:
-        _drop_stale_slots(lab, alive, found)
     return found
+
+
+def _remove(root: Path, attempts: int = 20) -> None:
+    """rmtree, again while a writer that was just stopped still closes its last file."""
+    for _ in range(attempts):
+        shutil.rmtree(root, ignore_errors=True)
+        if not root.exists():
+            return
+        time.sleep(0.1)
 
 
 def _drop_stale_slots(lab: db.Target, alive: set[str], found: Leftovers) -> None:
