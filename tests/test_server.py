@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -97,11 +96,9 @@ def test_down_stays_down_until_up() -> None:
     server = db.target().server
     try:
         for attempt in (labkit.connect, db.ensure_server, labkit.setup, _as_seattle):
-            started = time.perf_counter()
+            # A pool that waited for the server would end in PoolTimeout, not this.
             with pytest.raises(LabError, match=r"The lab server is stopped: run `labkit up`"):
                 attempt()
-            # A pool would otherwise wait its 30 s timeout for a connection.
-            assert time.perf_counter() - started < 5, f"{attempt.__name__} waited"
         psql = run_labkit("psql", "-c", "SELECT 1")
         assert psql.returncode == 1 and "run `labkit up`" in psql.stderr
         status = run_labkit("status")
