@@ -165,12 +165,54 @@ def test_side_by_side_shows_two_stores_in_one_frame(expected: dict[str, int]) ->
     assert frame[("redmond", "customers")].tolist() == [expected["redmond"]]
 
 
+def test_side_by_side_binds_values_and_adds_no_columns() -> None:
+    query = "SELECT current_user AS who, %s::int AS asked"
+    frame = labkit.side_by_side(query, ("online", "bellevue"), (7,))
+    assert list(frame.columns) == [(s, c) for s in ("online", "bellevue") for c in ("who", "asked")]
+    assert frame.to_numpy().tolist() == [["mcp_user", 7, "mcp_user", 7]]
+
+
+def test_a_store_login_queries_as_itself() -> None:
+    query = (
+        "SELECT current_user AS who, count(*) AS stores_seen FROM retail.stores WHERE store_id = %s"
+    )
+    alone = tenancy.query_as("seattle", query, ("seattle",), role="seattle_manager")
+    assert alone.to_dict("records") == [{"who": "seattle_manager", "stores_seen": 1}]
+    frame = labkit.side_by_side(query, ("seattle",), ("seattle",), role="seattle_manager")
+    assert frame.to_numpy().tolist() == [["seattle_manager", 1]]
+
+
+def test_visible_rows_fills_a_store_without_rows_and_keeps_the_order_asked(
+    expected: dict[str, int],
+) -> None:
+    tables = ("product_embeddings", "customers")  # not in alphabetical order
+    with labkit.connect() as admin, admin.transaction(force_rollback=True):
+        admin.execute("DELETE FROM retail.product_embeddings WHERE store_id = 'redmond'")
+        truth = dict(
+            admin.execute(
+                "SELECT store_id, count(*) FROM retail.product_embeddings GROUP BY 1"
+            ).fetchall()
+        )
+        frame = labkit.visible_rows(admin, tables)
+    assert list(frame.index) == list(tables)
+    assert list(frame.columns) == list(contract.STORES)
+    assert all(dtype.kind == "i" for dtype in frame.dtypes)
+    assert frame.loc["product_embeddings"].to_dict() == {
+        s: truth.get(s, 0) for s in contract.STORES
+    }
+    assert (
+        frame.loc["product_embeddings", "redmond"] == 0 < frame.loc["product_embeddings", "online"]
+    )
+    assert frame.loc["customers"].to_dict() == {s: expected.get(s, 0) for s in contract.STORES}
+
+
 def test_visible_rows_tells_who_sees_what(expected: dict[str, int]) -> None:
     with labkit.connect() as admin:
         everything = labkit.visible_rows(admin)
     assert everything.loc["customers"].to_dict() == {s: expected.get(s, 0) for s in contract.STORES}
     with tenancy.as_store("bellevue") as conn:
         one_store = labkit.visible_rows(conn)
+    assert list(one_store.columns) == list(contract.STORES)
     assert one_store.drop(columns="bellevue").to_numpy().sum() == 0
     assert (one_store["bellevue"] > 0).all()
 
