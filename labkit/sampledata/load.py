@@ -125,15 +125,31 @@ def _untimed(name: str) -> AbstractContextManager[None]:
     return nullcontext()
 
 
+def key_definitions(conn: psycopg.Connection[Any]) -> list[tuple[str, str, str]]:
+    """(table, name, definition) of the sample tables' keys, foreign keys first."""
+    return conn.execute(
+        _KEYS, {"schema": contract.SCHEMA, "tables": list(SAMPLE_TABLES)}
+    ).fetchall()
+
+
+def add_key(conn: psycopg.Connection[Any], schema: str, key: tuple[str, str, str]) -> None:
+    """Add one of ``key_definitions`` to its table in ``schema``."""
+    table, name, definition = key
+    # The definition comes from pg_get_constraintdef, not from a user.
+    conn.execute(
+        sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+            sql.Identifier(schema, table), sql.Identifier(name), sql.SQL(definition)
+        )
+    )
+
+
 @contextmanager
 def keys_checked_at_the_end(
     conn: psycopg.Connection[Any], phase: Phase = _untimed
 ) -> Iterator[None]:
     """Drop the sample tables' keys (foreign, primary, unique); add them back,
     checking every row, when the block ends without an error."""
-    keys = conn.execute(
-        _KEYS, {"schema": contract.SCHEMA, "tables": list(SAMPLE_TABLES)}
-    ).fetchall()
+    keys = key_definitions(conn)
     for table, name, _ in keys:
         conn.execute(
             sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
@@ -141,18 +157,9 @@ def keys_checked_at_the_end(
             )
         )
     yield
-    # Sorting in memory builds a key's index much faster than spilling to disk.
-    conn.execute("SELECT pg_catalog.set_config('maintenance_work_mem', '256MB', true)")
     with phase(f"adding {len(keys)} keys back, checking every row"):
-        for table, name, definition in reversed(keys):  # primary and unique keys first
-            # The definition comes from pg_get_constraintdef, not from a user.
-            conn.execute(
-                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-                    sql.Identifier(contract.SCHEMA, table),
-                    sql.Identifier(name),
-                    sql.SQL(definition),
-                )
-            )
+        for key in reversed(keys):  # primary and unique keys first
+            add_key(conn, contract.SCHEMA, key)
 
 
 _SECONDARY_INDEXES = """
@@ -167,16 +174,27 @@ _SECONDARY_INDEXES = """
 """
 
 
+def index_definitions(conn: psycopg.Connection[Any]) -> list[tuple[str, str]]:
+    """(name, definition) of the secondary indexes seeding rebuilds (the kept
+    table's are left alone)."""
+    rebuilt = [table for table in SAMPLE_TABLES if table != KEPT_TABLE]
+    return conn.execute(
+        _SECONDARY_INDEXES, {"schema": contract.SCHEMA, "tables": rebuilt}
+    ).fetchall()
+
+
+#: Index builds and key checks sort in memory with this much instead of spilling
+#: to disk (PostgreSQL's default is 64 MB); parallel workers share it.
+BUILD_MEMORY = "256MB"
+
+
 @contextmanager
 def indexes_built_at_the_end(
     conn: psycopg.Connection[Any], phase: Phase = _untimed
 ) -> Iterator[None]:
     """Drop the sample tables' secondary indexes; build them again, from their
     own definitions, when the block ends without an error."""
-    rebuilt = [table for table in SAMPLE_TABLES if table != KEPT_TABLE]
-    indexes = conn.execute(
-        _SECONDARY_INDEXES, {"schema": contract.SCHEMA, "tables": rebuilt}
-    ).fetchall()
+    indexes = index_definitions(conn)
     for name, _ in indexes:
         conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(contract.SCHEMA, name)))
     yield
@@ -220,6 +238,9 @@ def load(
     phase = phases if phases is not None else Phases()
     with bulk_load(conn, SAMPLE_TABLES):
         conn.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog, public', true)")
+        conn.execute(
+            "SELECT pg_catalog.set_config('maintenance_work_mem', %s, true)", (BUILD_MEMORY,)
+        )
         with phase("drawing the rows"):
             tables = build(category_ids(conn))
         before = {name: _count(conn, name) for name in SAMPLE_TABLES}
