@@ -24,7 +24,7 @@ EPOCH = dt.date(1970, 1, 1)
 TEXTS = ["a\tb", "back\\slash", "new\nline", "cr\rx", "ünïcode", "", None]
 SECONDS = np.array([0, 946_684_800, 1_700_000_123, 4_102_444_799, 86_399, 1, 59])
 DAYS = np.array([0, 10_957, 19_999, -1, 365, 31, 2_932_896])
-CENTS = np.array([0, 1, 99, 100, 12_345_678_90, 99_999_999_99, 5])
+CENTS = np.array([0, 1, 99, 100, 12_345_678_90, 99_999_999_99, 10_000_00])
 CODES = np.array([2, 0, 1, 2, 0, 3, 1])
 VOCABULARY = ["tab\there", None, "plain", ""]
 MILLISECONDS = np.array([0, 1, 1, 1_700_000_000_000, 1_700_000_000_001, 2**47, 253_402_300_799_999])
@@ -229,6 +229,19 @@ def test_fixed_width_columns_alone_are_one_block(
     assert len(data) == 7 * (36 + 1 + 4 + 1)
     rows = _read_back(admin, ["id uuid", "i int4"], data, binary=False)
     assert rows == _columns(_uuids(raw_uuids), [i * 1_000 for i in range(7)])
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["text", "binary"])
+def test_no_rows_make_no_bytes(admin: psycopg.Connection, binary: bool) -> None:
+    # A seed with no transactions writes empty tables.
+    none = np.array([], dtype=np.int64)
+    if binary:
+        fields = [copybinary.int4(none), copybinary.texts([]), copybinary.choices(none, ["a"])]
+    else:
+        fields = [copytext.integers(none), copytext.texts([]), copytext.decimals(none)]
+    data = (copybinary if binary else copytext).rows(fields)
+    assert data == b""
+    assert _read_back(admin, ["i int4", "t text", "x text"], data, binary) == []
 
 
 def test_negative_integers_and_unordered_times_are_refused() -> None:

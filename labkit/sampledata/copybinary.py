@@ -24,7 +24,9 @@ _PG_EPOCH = 946_684_800  # 2000-01-01 00:00 UTC, where PostgreSQL counts from
 def _big_endian(values: Ints, dtype: str) -> Bytes:
     """One row of bytes per row of ``values`` (a column, or a matrix of columns)."""
     array = np.ascontiguousarray(np.asarray(values).astype(dtype))
-    return array.view(np.uint8).reshape(len(array), -1)
+    # The row width spelled out: with no rows, -1 could not be worked out.
+    width = array.dtype.itemsize * int(np.prod(array.shape[1:]))
+    return array.view(np.uint8).reshape(len(array), width)
 
 
 def uuids(raw: Bytes) -> Field:
@@ -58,7 +60,9 @@ def dates(days_since_1970: Ints) -> Field:
 def texts(values: Sequence[str | None]) -> Field:
     """Any strings, as UTF-8 bytes (binary COPY needs no escaping); None is NULL."""
     encoded = [b"" if v is None else v.encode() for v in values]
-    lengths = np.array([-1 if v is None else len(e) for v, e in zip(values, encoded, strict=True)])
+    lengths = np.array(
+        [-1 if v is None else len(e) for v, e in zip(values, encoded, strict=True)], dtype=np.int64
+    )
     width = max(1, int(lengths.max(initial=0)))
     return Field(np.array(encoded, dtype=f"S{width}").view(np.uint8).reshape(-1, width), lengths)
 
