@@ -138,6 +138,16 @@ PRODUCTS: tuple[tuple[str, str, str, str], ...] = (
     ),
 )
 
+#: Model codes, as the sample data draws them (brand initials, number, letter), for
+#: some products: two of one brand one letter apart, one led by a stopword ("a"),
+#: and one in the other store.
+MODELS = {
+    "Harbor & Pine Alpine Down Jacket": "HP-482K",
+    "Harbor & Pine Merino Wool Beanie": "HP-482J",
+    "Autoglow Cordless Car Vacuum": "A-590E",
+    "Urban Fern Insulated Parka": "UF-731C",
+}
+
 
 def write(admin: psycopg.Connection) -> dict[str, list[str]]:
     """Create the two stores and their catalog (as the superuser); returns the
@@ -153,10 +163,18 @@ def write(admin: psycopg.Connection) -> dict[str, list[str]]:
     for number, (store, category, name, description) in enumerate(PRODUCTS):
         row = admin.execute(
             "INSERT INTO retail.products"
-            " (store_id, sku, product_name, product_description, category_id, brand, price)"
-            " SELECT %s, %s, %s, %s, category_id, split_part(%s, ' ', 1), 19.99"
+            " (store_id, sku, product_name, product_description, category_id, brand, model, price)"
+            " SELECT %s, %s, %s, %s, category_id, split_part(%s, ' ', 1), %s, 19.99"
             " FROM retail.product_categories WHERE category_name = %s RETURNING product_id",
-            (store, f"{SKU_PREFIX}{number:03d}", name, description, name, category),
+            (
+                store,
+                f"{SKU_PREFIX}{number:03d}",
+                name,
+                description,
+                name,
+                MODELS.get(name),
+                category,
+            ),
         ).fetchone()
         assert row is not None, category
         ids.setdefault(store, []).append(row[0])

@@ -13,7 +13,7 @@ import labkit
 from labkit import contract, embeddings
 from labkit.embeddings import StandIn, to_text
 from labkit.errors import LabError
-from labkit.product_search import PLAIN_RRF
+from labkit.product_search import _DOCUMENT, PLAIN_RRF
 
 from . import search_data
 from .search_data import NORTH, SOUTH
@@ -182,6 +182,28 @@ def test_keyword_search_wants_every_word_and_hybrid_keeps_exact_matches(catalog:
     assert (brand["keyword_score"] > 0).all()
     hybrid = labkit.search("Harbor Pine", NORTH, 5)
     assert set(hybrid["product_name"].iloc[:2]) == set(brand["product_name"])
+
+
+def test_a_model_code_puts_its_product_first_in_keyword_and_hybrid_search(catalog: dict) -> None:
+    jacket = "Harbor & Pine Alpine Down Jacket"
+    for query in ("HP-482K", "hp-482k", "Harbor & Pine HP-482K"):
+        keyword = labkit.search(query, NORTH, 5, mode="keyword")
+        assert list(keyword["product_name"]) == [jacket], query  # not the beanie's HP-482J
+        hybrid = labkit.search(query, NORTH, 5)
+        assert hybrid["product_name"].iloc[0] == jacket and hybrid["keyword_rank"].iloc[0] == 1
+    # The letters of A-590E are a stopword: the whole code and its number still match.
+    vacuum = labkit.search("a-590e", SOUTH, 5, mode="keyword")
+    assert list(vacuum["product_name"]) == ["Autoglow Cordless Car Vacuum"]
+    assert labkit.search("UF-731C", NORTH, 5, mode="keyword").empty, "another store's code"
+
+
+def test_keyword_search_reads_the_full_text_index(admin: psycopg.Connection) -> None:
+    """Its document is the index's expression, word for word (sql/02), or no index serves it."""
+    keyword = f"SELECT 1 FROM retail.products AS p WHERE {_DOCUMENT} @@ websearch_to_tsquery('english', 'HP-482K')"
+    with admin.transaction(force_rollback=True):  # the administrator: no policy in the way
+        admin.execute("SET LOCAL enable_seqscan = off")
+        plan = " ".join(line for (line,) in admin.execute(f"EXPLAIN (COSTS OFF) {keyword}"))
+    assert "Bitmap Index Scan on products_search_idx" in plan, plan
 
 
 def test_hybrid_counts_a_keyword_match_only_when_every_word_matches(catalog: dict) -> None:

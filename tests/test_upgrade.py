@@ -20,6 +20,7 @@ from labkit import catalog, contract, schema
 
 BEFORE = Path(__file__).parent / "data" / "sql_before_isolation"
 DATABASE = "zava_upgrade_test"
+SEARCH_INDEX = "SELECT pg_catalog.pg_get_indexdef('retail.products_search_idx'::regclass)"
 
 
 @pytest.fixture
@@ -49,6 +50,8 @@ def test_the_previous_version_is_upgraded_in_place(old_database: psycopg.Connect
     assert old_trail and conn.execute(
         "SELECT relkind FROM pg_catalog.pg_class WHERE oid = 'retail.audit_log'::regclass"
     ).fetchone() == ("r",)
+    old_search_index = str(conn.execute(SEARCH_INDEX).fetchone())
+    assert "model" not in old_search_index
 
     for path in schema.sql_files():
         schema.apply_file(conn, path)
@@ -83,7 +86,14 @@ def test_the_previous_version_is_upgraded_in_place(old_database: psycopg.Connect
     ).fetchone()
     assert triggers == (len(contract.PER_STORE_TABLES),)
 
+    # The full-text index of name and description was rebuilt to read the model too.
+    definition = str(conn.execute(SEARCH_INDEX).fetchone())
+    assert "COALESCE(model" in definition and definition != old_search_index, definition
+
     upgraded = catalog.snapshot(conn)
+    index_oid = "SELECT 'retail.products_search_idx'::regclass::oid"
+    built = conn.execute(index_oid).fetchone()
     for path in schema.sql_files():
         schema.apply_file(conn, path)
     assert catalog.snapshot(conn) == upgraded, "a second run changes nothing"
+    assert conn.execute(index_oid).fetchone() == built, "nor rebuilds the search index"
