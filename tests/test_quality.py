@@ -4,9 +4,14 @@ are the textbook ones, checked on lists whose right answer is known."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
-from labkit import contract, quality
-from labkit.sampledata import catalog
+import psycopg
+import pytest
+
+import labkit
+from labkit import contract, quality, sampledata
+from labkit.sampledata import catalog, load
 
 JUDGED = {  # product: (category, type, brand)
     "a": ("Automotive", "Car Wash Kit", "Autoglow"),
@@ -15,6 +20,11 @@ JUDGED = {  # product: (category, type, brand)
     "d": ("Automotive", "Car Wash Kit", "Gearhead"),
     "e": ("Books & Media", "Cookbook", "Harbor House"),
     "f": ("Automotive", "Tire Inflator", "Autoglow"),
+}
+CODED = {  # product: (category, type, brand, model)
+    "a": ("Automotive", "Car Wash Kit", "Autoglow", "A-101B"),
+    "b": ("Automotive", "Dash Cam", "Gearhead", "G-101B"),
+    "c": ("Automotive", "Car Wash Kit", "Gearhead", "G-202C"),
 }
 SHINY = quality.Query("keep my car shiny", "question", "tune", "Automotive", ("Car Wash Kit",))
 
@@ -63,3 +73,63 @@ def test_a_brand_with_a_type_wants_both_and_a_missing_brand_is_left_out() -> Non
     assert quality.score(washer, ["b", "a", "c"], JUDGED)["p5"] == 0.0
     absent = quality.Query("Voltwave", "brand", "tune", brand="Voltwave")
     assert math.isnan(quality.score(absent, ["a"], JUDGED)["p5"])
+
+
+def test_a_model_code_has_one_right_answer_and_with_a_brand_wants_that_brand_too() -> None:
+    code = quality.Query("G-101B", "model", "tune", model="G-101B")
+    found = quality.score(code, ["c", "a", "b"], CODED)
+    assert found["p5"] == 1.0 and found["relevant"] == 1, "in the top five, out of one"
+    assert math.isclose(found["ndcg10"], 1 / math.log2(4)), "gain 1, at rank 3"
+    assert quality.score(code, ["c", "a"], CODED)["p5"] == 0.0
+    wrong_brand = quality.Query(
+        "Autoglow G-101B", "model", "tune", brand="Autoglow", model="G-101B"
+    )
+    assert math.isnan(quality.score(wrong_brand, ["b"], CODED)["p5"]), "nothing to find"
+    assert all(q.kind != "model" for q in quality.load()), "codes are the catalog's, not written"
+
+
+@pytest.fixture
+def seeded() -> Iterator[None]:
+    """Other tests and notebooks expect the sample tables as setup leaves them."""
+    yield
+    with labkit.connect(contract.OWNER_ROLE) as conn:
+        conn.execute(f"TRUNCATE {', '.join(f'retail.{t}' for t in load.SAMPLE_TABLES)}")
+
+
+def test_model_queries_are_the_catalogs_codes_and_the_same_for_the_same_seed(
+    seeded: None, admin: psycopg.Connection
+) -> None:
+    sampledata.seed("tiny", seed=7, quiet=True)
+    first = {store: quality.models(store) for store in contract.STORES}
+    sampledata.seed("tiny", seed=8, quiet=True)
+    other = {store: quality.models(store) for store in contract.STORES}
+    sampledata.seed("tiny", seed=7, quiet=True)
+    assert {store: quality.models(store) for store in contract.STORES} == first
+    assert first != other, "each seed draws its own codes"
+    for store, queries in first.items():
+        products = {
+            model: (brand, name)
+            for model, brand, name in admin.execute(
+                "SELECT model, brand, product_name FROM retail.products"
+                " WHERE store_id = %s AND is_active",
+                (store,),
+            )
+        }
+        codes = [q.model for q in queries if q.brand is None]
+        assert 0 < len(codes) == len(set(codes)) <= quality.MODELS_PER_CATEGORY * 7
+        assert {q.model for q in queries} == set(codes), "each code is asked for alone"
+        for q in queries:
+            brand, name = products[q.model]
+            assert q.kind == "model" and q.q in (q.model, f"{brand} {q.model}"), q
+            assert q.brand in (None, brand) and (q.brand is None or brand in name), q
+        assert {q.split for q in queries} == {"tune", "held out"}
+
+
+def test_keyword_and_hybrid_search_find_every_code_of_the_sample_catalog(seeded: None) -> None:
+    sampledata.seed("tiny", seed=7, quiet=True)
+    labkit.embed_catalog(progress=False)
+    for store in ("seattle", "online"):
+        queries = quality.models(store)
+        frame = quality.evaluate([store], ["keyword", "hybrid"], queries=queries)
+        assert len(frame) == 2 * len(queries) and frame["kind"].eq("model").all()
+        assert frame["p5"].eq(1.0).all() and frame["ndcg10"].eq(1.0).all(), frame
