@@ -1,12 +1,7 @@
-"""``labkit backup``: a custom-format dump, the manifest beside it, and retention.
-
-``zava-<UTC time>.dump`` is pg_dump's custom format, compressed already (gzip it
-again and pg_restore cannot read it). ``zava-<UTC time>.json``, the manifest,
-holds its size and SHA-256, ``sql/00_roles.sql`` and the roles the database
-refers to (pg_dump leaves roles out; a restore applies the file first), and the
-fingerprint of the very snapshot pg_dump dumped (``--snapshot``).
-LABKIT_BACKUP_DIR moves the folder (default: ``backups/`` beside the data
-folder); LABKIT_BACKUP_KEEP says how many backups of a database stay (10; 0: all).
+"""``labkit backup``: a custom-format dump (compressed already), the manifest beside
+it (size, SHA-256, the roles pg_dump leaves out, the fingerprint of the snapshot
+dumped), and retention. LABKIT_BACKUP_DIR moves the folder (default: ``backups/``
+beside the data folder); LABKIT_BACKUP_KEEP says how many stay (10; 0: all).
 """
 
 from __future__ import annotations
@@ -18,8 +13,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,6 +104,7 @@ def backup(
     database = database or lab.database
     target = _target(lab, path, database)
     partial = target.with_name(target.name + ".partial")
+    written = target.with_suffix(MANIFEST_SUFFIX + ".partial")
     manifest: dict[str, Any] = {"format": 1, "database": database, "file": target.name}
     try:
         with fingerprint.exported(lab, database) as (conn, snapshot):
@@ -124,8 +120,10 @@ def backup(
         manifest["size"] = partial.stat().st_size
         manifest["sha256"] = sha256(partial)
         manifest["seconds"] = round(time.perf_counter() - started, 3)
+        # Both whole or not at all; a dump without its manifest is still a backup.
+        written.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(partial, target)
-        _write_manifest(target, manifest)
+        os.replace(written, target.with_suffix(MANIFEST_SUFFIX))
     except OSError as error:
         # Half a backup is worse than none: it looks like one.
         target.unlink(missing_ok=True)
@@ -133,19 +131,20 @@ def backup(
         raise _disk_error(target, error) from error
     finally:
         partial.unlink(missing_ok=True)
+        written.unlink(missing_ok=True)
     pruned = prune(target.parent, database, keep)
     return dataclasses.replace(open_backup(target, check=False), pruned=pruned)
 
 
-def folder(settings: Settings, environ: Mapping[str, str] | None = None) -> Path:
+def folder(settings: Settings) -> Path:
     """LABKIT_BACKUP_DIR, else ``backups/`` beside (not in) the data folder, which may go."""
-    chosen = (os.environ if environ is None else environ).get("LABKIT_BACKUP_DIR")
+    chosen = os.environ.get("LABKIT_BACKUP_DIR")
     return Path(chosen).expanduser().resolve() if chosen else settings.data_dir.parent / "backups"
 
 
-def keep_setting(environ: Mapping[str, str] | None = None) -> int:
+def keep_setting() -> int:
     """How many backups of one database to keep (LABKIT_BACKUP_KEEP; 0 keeps all)."""
-    raw = (os.environ if environ is None else environ).get("LABKIT_BACKUP_KEEP", "").strip()
+    raw = os.environ.get("LABKIT_BACKUP_KEEP", "").strip()
     if not raw:
         return DEFAULT_KEEP
     if not raw.isdigit():
@@ -197,10 +196,12 @@ def run_client(
     timeout: float | None = None,
     *,
     as_service: bool = False,
-) -> Any:
+    failed: tuple[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """A PostgreSQL program run to its end, a client of ``params``' server (if any): as
-    the current user, or (``as_service``) as the service account when labkit is root."""
-    return binaries.run_server_program(
+    the current user, or (``as_service``) as the service account when labkit is root.
+    ``failed``: (what, hint) of the LabError raised, with the program's error, if it fails."""
+    result = binaries.run_server_program(
         name,
         [*args, f"--dbname={conninfo(params)}"] if params else args,
         lab.settings,
@@ -208,6 +209,9 @@ def run_client(
         password=params.get("password"),
         as_service=as_service,
     )
+    if failed and result.returncode != 0:
+        raise LabError(f"{failed[0]}: {binaries.first_error(result.stderr)}", failed[1])
+    return result
 
 
 def _dump(lab: db.Target, database: str, snapshot: str, output: Path) -> None:
@@ -271,17 +275,6 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    """Write the manifest beside the dump, whole or not at all."""
-    target = path.with_suffix(MANIFEST_SUFFIX)
-    partial = target.with_name(target.name + ".partial")
-    try:
-        partial.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
 def _read_manifest(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.with_suffix(MANIFEST_SUFFIX).read_text(encoding="utf-8"))
@@ -333,12 +326,11 @@ def open_backup(path: Backup | Path | str, *, check: bool = True) -> Backup:
 
 def toc(path: Path, lab: db.Target | None = None) -> list[str]:
     """The table of contents of a custom-format dump (``pg_restore --list``), one entry a line."""
-    result = run_client("pg_restore", ["--list", str(path)], lab or db.target(), {})
-    if result.returncode != 0:
-        raise LabError(
-            f"pg_restore cannot read {path.name}: {binaries.first_error(result.stderr)}",
-            "Restore a file written by pg_dump --format=custom, as it was written",
-        )
+    failed = (
+        f"pg_restore cannot read {path.name}",
+        "Restore a pg_dump custom-format file as written",
+    )
+    result = run_client("pg_restore", ["--list", str(path)], lab or db.target(), {}, failed=failed)
     return [line for line in result.stdout.splitlines() if line and not line.startswith(";")]
 
 

@@ -1,16 +1,9 @@
 """What a restore must reproduce, and the comparison that says whether it did.
 
-A *fingerprint* describes one database as plain data (stored in each backup's
-manifest), read from the catalog so it covers whatever the database holds:
-
-* **tables**: per table, the row count and an MD5 of its rows in key order;
-* **schema**: one line per fact (row security, policies, indexes, functions, ...);
-* **isolation**: as ``mcp_user``, the rows each store sees, and any row of
-  another store or of none (a leak);
-* **search**: per store, the vector search's top results.
-
-``compare`` checks two fingerprints fact by fact. A check that could not run (say
-``mcp_user`` could not log in) is reported as *not checked*, and the verdict is
+A *fingerprint* (stored in each backup's manifest) holds per table its rows and an
+MD5 of them, the schema's facts, the rows ``mcp_user`` sees per store (and any
+leak), and each store's top search results. ``compare`` checks two fingerprints
+fact by fact; a check that could not run is *not checked*, and the verdict is
 "nothing lost" only when every check ran and found no difference.
 """
 
@@ -103,8 +96,8 @@ def admin_connection(lab: db.Target, database: str) -> psycopg.Connection[Any]:
 
 @contextmanager
 def exported(lab: db.Target, database: str) -> Iterator[tuple[psycopg.Connection[Any], str]]:
-    """The administrator in a read-only repeatable-read transaction on ``database``, and
-    the snapshot it exported: pg_dump and mcp_user's checks import that same snapshot."""
+    """The administrator in a read-only snapshot of ``database`` that it exported, for
+    pg_dump and mcp_user's checks to import."""
     with admin_connection(lab, database) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         yield conn, str(scalar(conn, "SELECT pg_catalog.pg_export_snapshot()"))
@@ -165,8 +158,18 @@ def _behaviour(lab: db.Target, database: str, into: Fingerprint, snapshot: str) 
                     into.isolation[f"{schema_name}.{table}"][store] = seen
                     # With no store, every visible row is a leak; with one, another store's.
                     into.leaks += seen if store == NO_STORE else other
-                if store != NO_STORE:
-                    _search(conn, store, into.search, errors)
+                if store == NO_STORE:
+                    continue
+                try:
+                    with conn.transaction():  # a savepoint: an error must not end the transaction
+                        rows = conn.execute(_SEARCH, [SEARCH_RESULTS]).fetchall()
+                except psycopg.Error as error:
+                    errors.append(f"{store}: {error.diag.message_primary or error}")
+                    continue
+                # Best first; equal scores by product, so ties cannot reorder two copies.
+                rows.sort(key=lambda row: (-float(row[1]), row[0]))
+                if rows:
+                    into.search[store] = [f"{product} {score}" for product, score in rows]
             if errors:
                 into.search = None
                 into.notes["search"] = f"the search failed ({'; '.join(errors)})"
@@ -175,22 +178,6 @@ def _behaviour(lab: db.Target, database: str, into: Fingerprint, snapshot: str) 
                 "there is no retail.stores or retail.set_store_context to act for a store"
             )
         conn.execute("ROLLBACK")
-
-
-def _search(
-    conn: psycopg.Connection[Any], store: str, results: dict[str, list[str]], errors: list[str]
-) -> None:
-    """The store's top results for its first embedding of the most used model."""
-    try:
-        with conn.transaction():  # a savepoint: an error must not end the transaction
-            rows = conn.execute(_SEARCH, [SEARCH_RESULTS]).fetchall()
-    except psycopg.Error as error:
-        errors.append(f"{store}: {error.diag.message_primary or error}")
-        return
-    # Best first; equal scores by product, so ties cannot reorder two copies.
-    rows.sort(key=lambda row: (-float(row[1]), row[0]))
-    if rows:
-        results[store] = [f"{product} {score}" for product, score in rows]
 
 
 @dataclass(frozen=True)
@@ -214,12 +201,11 @@ class Verification:
 
     @property
     def ok(self) -> bool:
-        """True only when every check ran and found no difference: nothing lost."""
+        """Every check ran and found no difference: nothing lost."""
         return bool(self.checks) and all(check.ok is True for check in self.checks)
 
     @property
     def not_checked(self) -> list[str]:
-        """The checks that could not run."""
         return [check.name for check in self.checks if check.ok is None]
 
     def check(self, name: str) -> Check:
@@ -238,7 +224,6 @@ class Verification:
         return "nothing lost"
 
     def frame(self) -> pd.DataFrame:
-        """One row per check: its result and what it found."""
         marks = {True: "same", False: "DIFFERENT", None: "not checked"}
         return pd.DataFrame(
             [(c.name, marks[c.ok], c.detail) for c in self.checks],
@@ -265,11 +250,8 @@ def compare(
     source_name: str | None = None,
     target_name: str | None = None,
 ) -> Verification:
-    """Every check, in report order: tables, schema facts, isolation, search.
-
-    ``source`` and ``target`` are fingerprints, or names of databases of the lab's
-    server (say, the live one and a restored copy), fingerprinted now.
-    """
+    """Every check, in report order, of two fingerprints or databases of the lab's
+    server (say, the live one and a restored copy; fingerprinted now)."""
     names = (source_name or str(source), target_name or str(target))
     if isinstance(source, str) or isinstance(target, str):
         lab = db.ensure_server()
@@ -311,14 +293,9 @@ def _compare_tables(source: Fingerprint, target: Fingerprint, result: Verificati
 
 
 def loose(fact: str) -> str:
-    """``fact`` without casts, parentheses and spaces.
-
-    PostgreSQL prints some expressions differently once a dump has re-read them:
-    ``x IN ('a', 'b')`` on a varchar column is stored as
-    ``(x)::text = ANY ((ARRAY['a'::character varying, ...])::text[])`` and comes
-    back as ``... ANY (ARRAY[('a'::character varying)::text, ...])``. Same
-    constraint, other text; compared loosely, they match.
-    """
+    """``fact`` without casts, parentheses and spaces: PostgreSQL prints some
+    expressions differently once a dump has re-read them (``x IN ('a', 'b')`` on a
+    varchar column, its casts moved), same meaning, other text."""
     return _PUNCTUATION.sub("", _CAST.sub("", fact))
 
 
@@ -353,12 +330,8 @@ def _not_checked(name: str, source: Fingerprint, target: Fingerprint, key: str) 
 
 
 def _compare_isolation(source: Fingerprint, target: Fingerprint, result: Verification) -> None:
-    """Row-level security still isolates the stores in the target.
-
-    mcp_user must see no row of another store, and none with no store at all;
-    and, in every table whose data is the same on both sides, as many rows per
-    store as in the source (a lost policy or grant shows up here).
-    """
+    """mcp_user sees no row of another store or of none, and, in every table whose
+    data is the same on both sides, as many rows per store as in the source."""
     if source.isolation is None or target.isolation is None:
         result.checks.append(_not_checked("store isolation", source, target, "isolation"))
         return

@@ -1,27 +1,19 @@
 """Point-in-time recovery, as a drill a notebook runs step by step.
 
-A dump is a photograph: restoring it loses everything written since. PITR keeps
-a *base backup* (a copy of the server's files, ``pg_basebackup``) and every
-write-ahead-log (WAL) segment written since (``pg_receivewal`` streams them here,
-without restarting the server), and brings a copy of the server forward,
-replaying the WAL, to a named restore point set just before an accident::
+A dump loses everything written since it was taken. PITR keeps a base backup
+(``pg_basebackup``) and every WAL segment written since (``pg_receivewal``), and
+replays a copy of the server to a restore point set just before an accident::
 
     pit = Drill.start()                  # WAL streaming to an archive, then a base backup
     pit.restore_point("before_accident")
-    ...                                   # the accident
-    pit.finish()                          # the last WAL segment archived, streaming stopped
-    with pit.recovered("before_accident") as copy:   # a second server, replayed to the point
+    pit.finish()                          # the last segment archived, streaming stopped
+    with pit.recovered("before_accident") as copy:   # a second server, replayed
         copy.execute("SELECT ...")
     pit.close()                           # the copy's files removed
 
-Every step can be repeated: the same restore point again, ``finish()`` again, the
-copy recovered to the same point again, ``close()`` again all change nothing, and
-``Drill.start()`` closes the drill this process had open. A drill interrupted at
-any point (a stopped kernel) leaves a folder and a slot that ``labkit up``,
-``status`` and ``down`` remove (``leftovers``).
-
-Server programs and the copy run as the service account when labkit runs as
-root (PostgreSQL refuses root), like the lab's own server.
+Every step can be repeated without changing anything. A drill interrupted at any
+point leaves a folder and a slot that ``labkit up``, ``status`` and ``down`` remove
+(``leftovers``). Server programs run as the service account when labkit is root.
 """
 
 from __future__ import annotations
@@ -44,7 +36,7 @@ import psycopg
 
 from .. import binaries, db, leftovers
 from ..errors import LabError
-from ..server import LISTEN_ADDRESS, conf_quote, free_port, port_in_use
+from ..server import LISTEN_ADDRESS, conf_quote, free_port
 from .archive import conninfo, run_client
 from .fingerprint import scalar
 
@@ -98,7 +90,23 @@ class Drill:
                 for folder in (drill.root, drill.archive):
                     binaries.hand_over(folder)
             drill._streaming.enter_context(drill._wal_stream())
-            drill.seconds = drill._base_backup()
+            started = time.perf_counter()
+            # -c fast: an immediate checkpoint, not a spread one (up to 5 minutes);
+            # --no-sync: a throw-away copy. Replication takes the whole server.
+            args = ["-D", str(drill.base), "-c", "fast", "-X", "stream", "--no-sync"]
+            run_client(
+                "pg_basebackup",
+                [*args, "--no-password"],
+                lab,
+                lab.params(),
+                300,
+                as_service=True,
+                failed=(
+                    "pg_basebackup failed",
+                    "The server must allow replication connections (max_wal_senders > 0)",
+                ),
+            )
+            drill.seconds = time.perf_counter() - started
         except BaseException:
             drill.close()
             raise
@@ -168,7 +176,7 @@ class Drill:
             )
         started = time.perf_counter()
         with (
-            self._recovered_copy(target_name, free_port()) as params,
+            self._recovered_copy(target_name) as params,
             psycopg.connect(**params, autocommit=True) as conn,
         ):
             self.recovery_seconds = time.perf_counter() - started
@@ -230,32 +238,11 @@ class Drill:
                 _wait_for(lambda: not active(), None, log, "pg_receivewal's slot")
                 conn.execute("SELECT pg_catalog.pg_drop_replication_slot(%s)", (slot,))
 
-    def _base_backup(self) -> float:
-        """``pg_basebackup -c fast`` of the whole server; seconds taken.
-
-        ``-c fast`` asks for an immediate checkpoint; without it the backup waits for
-        a spread one, up to checkpoint_timeout (5 minutes by default). ``--no-sync``:
-        a throw-away copy; a real backup waits for the disk.
-        """
-        started = time.perf_counter()
-        args = ["-D", str(self.base), "-c", "fast", "-X", "stream", "--no-sync", "--no-password"]
-        # The connection string's database is ignored: replication takes the whole server.
-        result = run_client(
-            "pg_basebackup", args, self.lab, self.lab.params(), 300, as_service=True
-        )
-        if result.returncode != 0:
-            raise LabError(
-                f"pg_basebackup failed: {binaries.first_error(result.stderr)}",
-                "The server must allow replication connections (max_wal_senders > 0)",
-            )
-        return time.perf_counter() - started
-
     @contextmanager
-    def _recovered_copy(self, target_name: str, port: int) -> Iterator[dict[str, str]]:
+    def _recovered_copy(self, target_name: str) -> Iterator[dict[str, str]]:
         """Start the base backup as a second server, replaying the archived WAL up to
         ``target_name``; yield its connection parameters; stop it."""
-        if port_in_use(port):
-            raise LabError(f"Port {port} is in use", "Pick another port for the recovered copy")
+        port = free_port()
         # PostgreSQL replaces %f and %p; a % of the path itself is written %%.
         where = str(self.archive).replace("%", "%%")
         if sys.platform == "win32":
@@ -268,7 +255,15 @@ class Drill:
             "recovery_target_action": "promote",
         }
         if self.recovered_to is None:  # else: recovered and promoted already; just start it
-            self._configure_recovery(settings)
+            (self.base / "recovery.signal").touch()
+            with (self.base / "postgresql.auto.conf").open("a", encoding="utf-8") as conf:
+                conf.writelines(f"{k} = '{conf_quote(v)}'\n" for k, v in settings.items())
+            if binaries.running_as_root():
+                # chown only: hand_over would also open the data folder's mode, which the
+                # server refuses (it wants 0700 or 0750).
+                account = binaries.service_account(self.lab.settings)
+                for name in ("recovery.signal", "postgresql.auto.conf"):
+                    os.chown(self.base / name, account["user"], account["group"])
         log = self.root / "recovered.log"
         options = f"-p {port} -c unix_socket_directories=''"
         ctl = ["-D", str(self.base), "-l", str(log), "-o", options, "-w", "-t", "60"]
@@ -288,17 +283,6 @@ class Drill:
         finally:
             stop = ["-D", str(self.base), "stop", "-m", "fast", "-w"]
             run_client("pg_ctl", stop, self.lab, {}, 120, as_service=True)
-
-    def _configure_recovery(self, settings: dict[str, str]) -> None:
-        (self.base / "recovery.signal").touch()
-        with (self.base / "postgresql.auto.conf").open("a", encoding="utf-8") as conf:
-            conf.writelines(f"{name} = '{conf_quote(value)}'\n" for name, value in settings.items())
-        if binaries.running_as_root():
-            # chown only: hand_over would also open the data folder's mode, which the
-            # server refuses (it wants 0700 or 0750).
-            account = binaries.service_account(self.lab.settings)
-            for path in (self.base / "recovery.signal", self.base / "postgresql.auto.conf"):
-                os.chown(path, account["user"], account["group"])
 
 
 def _wait_for(

@@ -1,11 +1,9 @@
 """Restore a backup into a new database, verify it, put it in place of the live
 one, or copy lost rows back from it.
 
-Every restore goes into a temporary database, ``<name>__restoring``, renamed to
-its real name only when pg_restore has finished without an error: the name
-asked for never holds half a restore. A failed or interrupted restore drops the
-temporary database; one killed outright (``kill -9``) leaves only the
-temporary name, which the next restore to that name drops first.
+Every restore goes into ``<name>__restoring``, renamed only once pg_restore has
+finished: the name asked for never holds half a restore. A failed restore drops
+the temporary database; one killed outright leaves it for the next to drop.
 """
 
 from __future__ import annotations
@@ -25,28 +23,19 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from .. import binaries, contract, db, provider, schema, tenancy
+from .. import contract, db, provider, schema, tenancy
 from ..bulk import bulk_load
 from ..errors import LabError
 from . import fingerprint as verification
 from .archive import Backup, open_backup, run_client, toc
 
 TEMPORARY_SUFFIX = "__restoring"
-#: pg_restore --list entries that create or comment an extension: the restore
-#: creates the extensions itself, first (a managed admin may create allow-listed
-#: ones but comment on none it does not own), and skips these.
-#: psql runs the definitions in one transaction, stopping at the first error,
-#: after loading pgvector's library.
-_PSQL_SCRIPT = [
-    "--no-psqlrc",
-    "--quiet",
-    "--set=ON_ERROR_STOP=1",
-    "--single-transaction",
-    "--command=SELECT '[0]'::vector",
-]
 _SCHEMA_ENTRY = re.compile(r"^\d+; \d+ \d+ (?:SCHEMA - |COMMENT - SCHEMA |ACL - SCHEMA )")
 #: Row-level security goes on last, and the event triggers (a DDL guard) after it.
 _SECURITY_ENTRY = re.compile(r"^\d+; \d+ \d+ (?:ROW SECURITY|POLICY|EVENT TRIGGER) ")
+#: Entries that create or comment an extension: the restore creates the extensions
+#: itself, first (a managed admin may create allow-listed ones but comment on none
+#: it does not own), and skips these.
 _EXTENSION_ENTRY = re.compile(r"^\d+; \d+ \d+ (?:EXTENSION - |COMMENT - EXTENSION )(?P<name>\S+)")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,49}$")
 _RESERVED = {"postgres", "template0", "template1"}
@@ -300,26 +289,27 @@ def _restore_temporary(
             # The definitions go through psql after loading pgvector's library: the
             # search function SETs hnsw.* parameters, which exist only once the
             # library is loaded; until then only a superuser may name them.
+            # psql runs them in one transaction, stopping at the first error.
+            psql = ["--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction"]
             script, schema_script = Path(folder) / "pre-data.sql", Path(folder) / "schemas.sql"
             common = ["--exit-on-error", "--no-password", f"--use-list={kept}"]
+            vector = "--command=SELECT '[0]'::vector"
             steps: list[tuple[str, list[str], dict[str, str]]] = [
                 ("pg_restore", ["--use-list=" + str(first), f"--file={schema_script}"], {}),
                 ("pg_restore", [*common, "--section=pre-data", f"--file={script}"], {}),
-                ("psql", [*_PSQL_SCRIPT, f"--file={schema_script}", f"--file={script}"], target),
+                ("psql", [*psql, vector, f"--file={schema_script}", f"--file={script}"], target),
                 ("pg_restore", [*common, f"--jobs={jobs}", "--section=data"], target),
                 ("pg_restore", [*common, f"--jobs={jobs}", "--section=post-data"], target),
                 ("pg_restore", ["--exit-on-error", "--no-password", f"--use-list={last}"], target),
             ]
+            failed = (
+                f"The restore of {backup.path.name} stopped halfway",
+                "The half-restored database was dropped and nothing else changed; "
+                "if the file is damaged, restore another backup (`labkit backups`)",
+            )
             for program, options, connect in steps:
                 archive = [str(backup.path)] if program == "pg_restore" else []
-                result = run_client(program, [*options, *archive], lab, connect, timeout)
-                if result.returncode != 0:
-                    raise LabError(
-                        f"The restore of {backup.path.name} stopped halfway "
-                        f"({binaries.first_error(result.stderr)})",
-                        "The half-restored database was dropped and nothing else changed; "
-                        "if the file is damaged, restore another backup (`labkit backups`)",
-                    )
+                run_client(program, [*options, *archive], lab, connect, timeout, failed=failed)
         _secure(lab, temporary)
     except BaseException:
         _drop(conn, temporary)
