@@ -6,9 +6,8 @@
 >>> backup.verify(made, "zava_restored").ok          # compared with the backup's own record
 True
 
-``archive``: dump, manifest, retention; ``restoring``: restore, verify a restore,
-replace the live database, copy rows back; ``fingerprint``: what a restore must
-reproduce, and the comparison; ``pitr``: point-in-time recovery.
+``archive``: dump, manifest, retention; ``restoring``: restore, verify, replace,
+copy back; ``fingerprint``: what a restore must reproduce; ``pitr``: PITR.
 """
 
 from .archive import Backup, backup, folder, human_size, list_backups, open_backup, prune, toc

@@ -59,8 +59,7 @@ class Backup:
     pruned: list[Path] = field(default_factory=list, repr=False)
 
     @property
-    def manifest_path(self) -> Path:
-        """The manifest beside the dump (it may not exist)."""
+    def manifest_path(self) -> Path:  # it may not exist
         return self.path.with_suffix(MANIFEST_SUFFIX)
 
     @property
@@ -91,11 +90,8 @@ class Backup:
 def backup(
     path: Path | str | None = None, *, keep: int | None = None, database: str | None = None
 ) -> Backup:
-    """Dump the lab database to ``path`` (a folder, or a ``.dump`` file) with its manifest.
-
-    Then delete all but the newest ``keep`` backups of the database in that
-    folder (default: LABKIT_BACKUP_KEEP, else 10; 0 keeps all).
-    """
+    """Dump the lab database to ``path`` (a folder, or a ``.dump`` file) with its manifest,
+    then delete all but the newest ``keep`` backups of it there (LABKIT_BACKUP_KEEP)."""
     started = time.perf_counter()
     keep = keep_setting() if keep is None else keep
     if keep < 0:

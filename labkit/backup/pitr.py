@@ -70,11 +70,8 @@ class Drill:
 
     @classmethod
     def start(cls) -> Drill:
-        """Stream WAL into an archive, then take a base backup (``pg_basebackup -c fast``).
-
-        Closes the drill this process had open, and removes what interrupted drills
-        left behind, first.
-        """
+        """Stream WAL into an archive, then take a base backup; first close this process's
+        open drill and remove what interrupted drills left behind."""
         for earlier in list(cls._open):
             earlier.close()
         lab = db.ensure_server()
@@ -93,18 +90,22 @@ class Drill:
             started = time.perf_counter()
             # -c fast: an immediate checkpoint, not a spread one (up to 5 minutes);
             # --no-sync: a throw-away copy. Replication takes the whole server.
-            args = ["-D", str(drill.base), "-c", "fast", "-X", "stream", "--no-sync"]
+            args = [
+                "-D",
+                str(drill.base),
+                "-c",
+                "fast",
+                "-X",
+                "stream",
+                "--no-sync",
+                "--no-password",
+            ]
+            failed = (
+                "pg_basebackup failed",
+                "The server must allow replication (max_wal_senders > 0)",
+            )
             run_client(
-                "pg_basebackup",
-                [*args, "--no-password"],
-                lab,
-                lab.params(),
-                300,
-                as_service=True,
-                failed=(
-                    "pg_basebackup failed",
-                    "The server must allow replication connections (max_wal_senders > 0)",
-                ),
+                "pg_basebackup", args, lab, lab.params(), 300, as_service=True, failed=failed
             )
             drill.seconds = time.perf_counter() - started
         except BaseException:
@@ -118,11 +119,8 @@ class Drill:
         return sum(f.stat().st_size for f in self.base.rglob("*") if f.is_file())
 
     def restore_point(self, name: str) -> str:
-        """Name this moment in the WAL (``pg_create_restore_point``); returns its LSN.
-
-        A name this drill has set already keeps its first moment (recovery stops at
-        the first point of a name), so calling this again changes nothing.
-        """
+        """Name this moment in the WAL; its LSN. A name set already keeps its first
+        moment (recovery stops at the first point of a name)."""
         if name in self.restore_points:
             return self.restore_points[name]
         self._check_open()
@@ -138,10 +136,7 @@ class Drill:
         return self.restore_points[name]
 
     def finish(self) -> list[str]:
-        """Archive the current WAL segment whole, stop streaming; the archived segments.
-
-        Again, once finished: the same segments, nothing done.
-        """
+        """Archive the current WAL segment whole, stop streaming; the archived segments."""
         if self.finished:
             return self.segments
         self._check_open()
@@ -159,10 +154,8 @@ class Drill:
     @contextmanager
     def recovered(self, target_name: str) -> Iterator[psycopg.Connection[Any]]:
         """The base backup started as a second server, replayed up to the restore point
-        ``target_name``: the administrator connected to its copy of the lab database.
-
-        Again with the same point: the copy, recovered already, starts once more.
-        """
+        ``target_name``: the administrator on its copy of the lab database. Again with
+        the same point: the copy, recovered and promoted already, starts once more."""
         self._check_open()
         if not self.finished:
             raise LabError(
@@ -174,13 +167,45 @@ class Drill:
                 f" recovered copy cannot go back to {target_name!r}",
                 _AGAIN,
             )
-        started = time.perf_counter()
-        with (
-            self._recovered_copy(target_name) as params,
-            psycopg.connect(**params, autocommit=True) as conn,
-        ):
-            self.recovery_seconds = time.perf_counter() - started
-            yield conn
+        started, port = time.perf_counter(), free_port()
+        if self.recovered_to is None:
+            # PostgreSQL replaces %f and %p; a % of the path itself is written %%.
+            where = str(self.archive).replace("%", "%%")
+            if sys.platform == "win32":
+                restore = f'copy "{where}\\%f" "%p"'
+            else:
+                restore = f"cp {shlex.quote(where)}/%f %p"
+            settings = {
+                "restore_command": restore,
+                "recovery_target_name": target_name,
+                "recovery_target_action": "promote",
+            }
+            (self.base / "recovery.signal").touch()
+            with (self.base / "postgresql.auto.conf").open("a", encoding="utf-8") as conf:
+                conf.writelines(f"{k} = '{conf_quote(v)}'\n" for k, v in settings.items())
+            if binaries.running_as_root():
+                # chown only: hand_over would also open the data folder's mode, which the
+                # server refuses (it wants 0700 or 0750).
+                account = binaries.service_account(self.lab.settings)
+                for name in ("recovery.signal", "postgresql.auto.conf"):
+                    os.chown(self.base / name, account["user"], account["group"])
+        log = self.root / "recovered.log"
+        options = f"-p {port} -c unix_socket_directories=''"
+        ctl = ["-D", str(self.base), "-l", str(log), "-o", options, "-w", "-t", "60"]
+        ran = run_client("pg_ctl", [*ctl, "start"], self.lab, {}, 120, as_service=True)
+        if ran.returncode != 0:
+            raise LabError(f"The recovered copy did not start: {_tail(log)}", f"Read {log}")
+        params = {**self.lab.params(), "host": LISTEN_ADDRESS, "port": str(port)}
+        try:
+            with psycopg.connect(**params, autocommit=True) as conn:
+                in_recovery = "SELECT pg_catalog.pg_is_in_recovery()"
+                _wait_for(lambda: not scalar(conn, in_recovery), None, log, "The recovered copy")
+                self.recovered_to = target_name
+                self.recovery_seconds = time.perf_counter() - started
+                yield conn
+        finally:
+            stop = ["-D", str(self.base), "stop", "-m", "fast", "-w"]
+            run_client("pg_ctl", stop, self.lab, {}, 120, as_service=True)
 
     def close(self) -> None:
         """Stop streaming (if still on) and remove the workspace. Again: nothing to do."""
@@ -198,13 +223,9 @@ class Drill:
 
     @contextmanager
     def _wal_stream(self) -> Iterator[None]:
-        """pg_receivewal copying every WAL segment into the archive while the block runs.
-
-        It streams through a replication slot: without one, a checkpoint (the base
-        backup's own) may recycle a segment before pg_receivewal has read it, and
-        the archive would have a hole. The slot is dropped at the end, since a
-        forgotten slot keeps WAL on the server's disk forever.
-        """
+        """pg_receivewal copying every WAL segment into the archive while the block runs,
+        through a slot: without one, a checkpoint may recycle a segment before it is
+        read. The slot is dropped at the end: a forgotten one keeps WAL forever."""
         slot = leftovers.slot_name(self.root)
         log = self.root / "pg_receivewal.log"
         query = "SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = %s"
@@ -237,52 +258,6 @@ class Drill:
             finally:
                 _wait_for(lambda: not active(), None, log, "pg_receivewal's slot")
                 conn.execute("SELECT pg_catalog.pg_drop_replication_slot(%s)", (slot,))
-
-    @contextmanager
-    def _recovered_copy(self, target_name: str) -> Iterator[dict[str, str]]:
-        """Start the base backup as a second server, replaying the archived WAL up to
-        ``target_name``; yield its connection parameters; stop it."""
-        port = free_port()
-        # PostgreSQL replaces %f and %p; a % of the path itself is written %%.
-        where = str(self.archive).replace("%", "%%")
-        if sys.platform == "win32":
-            restore = f'copy "{where}\\%f" "%p"'
-        else:
-            restore = f"cp {shlex.quote(where)}/%f %p"
-        settings = {
-            "restore_command": restore,
-            "recovery_target_name": target_name,
-            "recovery_target_action": "promote",
-        }
-        if self.recovered_to is None:  # else: recovered and promoted already; just start it
-            (self.base / "recovery.signal").touch()
-            with (self.base / "postgresql.auto.conf").open("a", encoding="utf-8") as conf:
-                conf.writelines(f"{k} = '{conf_quote(v)}'\n" for k, v in settings.items())
-            if binaries.running_as_root():
-                # chown only: hand_over would also open the data folder's mode, which the
-                # server refuses (it wants 0700 or 0750).
-                account = binaries.service_account(self.lab.settings)
-                for name in ("recovery.signal", "postgresql.auto.conf"):
-                    os.chown(self.base / name, account["user"], account["group"])
-        log = self.root / "recovered.log"
-        options = f"-p {port} -c unix_socket_directories=''"
-        ctl = ["-D", str(self.base), "-l", str(log), "-o", options, "-w", "-t", "60"]
-        started = run_client("pg_ctl", [*ctl, "start"], self.lab, {}, 120, as_service=True)
-        if started.returncode != 0:
-            raise LabError(f"The recovered copy did not start: {_tail(log)}", f"Read {log}")
-        params = {**self.lab.params(), "host": LISTEN_ADDRESS, "port": str(port)}
-        try:
-            with psycopg.connect(**params, autocommit=True) as conn:
-
-                def promoted() -> bool:
-                    return not scalar(conn, "SELECT pg_catalog.pg_is_in_recovery()")
-
-                _wait_for(promoted, None, log, "The recovered copy")
-            self.recovered_to = target_name
-            yield params
-        finally:
-            stop = ["-D", str(self.base), "stop", "-m", "fast", "-w"]
-            run_client("pg_ctl", stop, self.lab, {}, 120, as_service=True)
 
 
 def _wait_for(

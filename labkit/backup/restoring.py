@@ -100,12 +100,8 @@ def restore(
                 f"Pick a new name (--into {into}_2), or drop it first: "
                 f"labkit psql -c 'DROP DATABASE {into}'",
             )
-        temporary = _restore_temporary(conn, lab, backup, into, timeout=timeout, jobs=jobs)
-        try:
+        with _restoring(conn, lab, backup, into, timeout, jobs) as temporary:
             conn.execute(_sql("ALTER DATABASE {} RENAME TO {}", temporary, into))
-        except BaseException:
-            _drop(conn, temporary)
-            raise
     return Restored(into, backup, time.perf_counter() - started)
 
 
@@ -161,20 +157,19 @@ def replace_live(
             "Restore it into a new database (--into NAME) and check that one yourself",
         )
     previous = f"{live}_replaced_{datetime.now(UTC):%Y%m%d_%H%M%S}"[:63]
-    with _maintenance(lab) as conn, _locked(conn, live):
-        temporary = _restore_temporary(conn, lab, backup, live, timeout=timeout)
-        try:
-            report = verify(backup, temporary)
-            if not report.ok:
-                raise LabError(
-                    f"The restored copy is not verified: {report.verdict} "
-                    f"({'; '.join(report.differences[:3])})",
-                    "The live database was not touched; restore another backup",
-                )
-            _swap(conn, live, temporary, previous)
-        except BaseException:
-            _drop(conn, temporary)
-            raise
+    with (
+        _maintenance(lab) as conn,
+        _locked(conn, live),
+        _restoring(conn, lab, backup, live, timeout) as temporary,
+    ):
+        report = verify(backup, temporary)
+        if not report.ok:
+            raise LabError(
+                f"The restored copy is not verified: {report.verdict} "
+                f"({'; '.join(report.differences[:3])})",
+                "The live database was not touched; restore another backup",
+            )
+        _swap(conn, live, temporary, previous)
     return Replaced(live, previous, report, time.perf_counter() - started)
 
 
@@ -245,16 +240,16 @@ def _copy_missing(
     return inserted
 
 
-def _restore_temporary(
+@contextmanager
+def _restoring(
     conn: psycopg.Connection[Any],
     lab: db.Target,
     backup: Backup,
     name: str,
-    *,
     timeout: float | None,
     jobs: int | None = None,
-) -> str:
-    """pg_restore into ``<name>__restoring``; dropped again on any failure."""
+) -> Iterator[str]:
+    """pg_restore into ``<name>__restoring``, dropped again if it or the block fails."""
     temporary = name + TEMPORARY_SUFFIX
     _drop(conn, temporary)  # left by a restore that was killed outright
     created_roles = _ensure_roles(conn, backup)
@@ -311,10 +306,10 @@ def _restore_temporary(
                 archive = [str(backup.path)] if program == "pg_restore" else []
                 run_client(program, [*options, *archive], lab, connect, timeout, failed=failed)
         _secure(lab, temporary)
+        yield temporary
     except BaseException:
         _drop(conn, temporary)
         raise
-    return temporary
 
 
 def _secure(lab: db.Target, database: str) -> None:
