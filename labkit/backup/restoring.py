@@ -175,12 +175,11 @@ def replace_live(
 
 def copy_back(source_database: str, selections: Sequence[Selection]) -> dict[str, int]:
     """Copy the rows each selection picks in ``source_database`` that the live
-    database lacks (by primary key); return how many rows each table got back.
+    database lacks (by primary key); how many rows each table got back.
 
-    Selections run in order, in one transaction as ``retail_owner`` inside
-    ``labkit.bulk.bulk_load`` (FORCE and the per-row audit lifted, put back
-    before commit): list parents before children. Each table gets one
-    ``RECOVER`` audit row. Nothing is copied if any of them fails.
+    In order (parents before children), in one transaction as ``retail_owner``
+    inside ``labkit.bulk.bulk_load`` (FORCE and the per-row audit lifted until the
+    commit), one ``RECOVER`` audit row a table; nothing copied if any one fails.
     """
     recovered: dict[str, int] = {}
     with (
@@ -326,23 +325,18 @@ def _create_extensions(lab: db.Target, database: str, listing: list[str]) -> Non
     """The dump's extensions, made in the new database by labkit (in public, as sql/ does)."""
     names = sorted({m["name"] for line in listing if (m := _EXTENSION_ENTRY.match(line))})
     with psycopg.connect(**lab.params(dbname=database), autocommit=True) as conn:
+        create = sql.SQL("CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA public")
         for name in names:
             try:
-                conn.execute(
-                    sql.SQL("CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA public").format(
-                        sql.Identifier(name)
-                    )
-                )
+                conn.execute(create.format(sql.Identifier(name)))
             except psycopg.errors.InsufficientPrivilege as error:
                 message, hint = provider.extensions_error(conn, "The restore", names, error)
                 raise LabError(message, hint.replace("labkit setup", "the restore")) from error
 
 
 def _ensure_roles(conn: psycopg.Connection[Any], backup: Backup) -> list[str]:
-    """Apply the roles file saved with the backup (idempotent); return the roles it created.
-
-    A dump without a manifest gets the current ``sql/00_roles.sql``.
-    """
+    """Apply the roles file saved with the backup (without a manifest: the current
+    ``sql/00_roles.sql``); the roles it created."""
     manifest = backup.manifest or {}
     text = manifest.get("roles_sql") or schema.sql_file("roles").read_text(encoding="utf-8")
     roles = "SELECT rolname::text FROM pg_catalog.pg_roles"
