@@ -158,18 +158,8 @@ def _behaviour(lab: db.Target, database: str, into: Fingerprint, snapshot: str) 
                     into.isolation[f"{schema_name}.{table}"][store] = seen
                     # With no store, every visible row is a leak; with one, another store's.
                     into.leaks += seen if store == NO_STORE else other
-                if store == NO_STORE:
-                    continue
-                try:
-                    with conn.transaction():  # a savepoint: an error must not end the transaction
-                        rows = conn.execute(_SEARCH, [SEARCH_RESULTS]).fetchall()
-                except psycopg.Error as error:
-                    errors.append(f"{store}: {error.diag.message_primary or error}")
-                    continue
-                # Best first; equal scores by product, so ties cannot reorder two copies.
-                rows.sort(key=lambda row: (-float(row[1]), row[0]))
-                if rows:
-                    into.search[store] = [f"{product} {score}" for product, score in rows]
+                if store != NO_STORE:
+                    _search(conn, store, into.search, errors)
             if errors:
                 into.search = None
                 into.notes["search"] = f"the search failed ({'; '.join(errors)})"
@@ -178,6 +168,22 @@ def _behaviour(lab: db.Target, database: str, into: Fingerprint, snapshot: str) 
                 "there is no retail.stores or retail.set_store_context to act for a store"
             )
         conn.execute("ROLLBACK")
+
+
+def _search(
+    conn: psycopg.Connection[Any], store: str, results: dict[str, list[str]], errors: list[str]
+) -> None:
+    """The store's top results for its first embedding of the most used model."""
+    try:
+        with conn.transaction():  # a savepoint: an error must not end the transaction
+            rows = conn.execute(_SEARCH, [SEARCH_RESULTS]).fetchall()
+    except psycopg.Error as error:
+        errors.append(f"{store}: {error.diag.message_primary or error}")
+        return
+    # Best first; equal scores by product, so ties cannot reorder two copies.
+    rows.sort(key=lambda row: (-float(row[1]), row[0]))
+    if rows:
+        results[store] = [f"{product} {score}" for product, score in rows]
 
 
 @dataclass(frozen=True)
