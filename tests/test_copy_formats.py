@@ -38,14 +38,12 @@ def _read_back(
     with conn.transaction(force_rollback=True):
         definitions = sql.SQL(", ".join(columns))  # the tests' own constants
         conn.execute(sql.SQL("CREATE TEMP TABLE copied (n serial, {})").format(definitions))
-        names = [column.split()[0] for column in columns]
+        listed = sql.SQL(", ").join(sql.Identifier(column.split()[0]) for column in columns)
         statement = sql.SQL("COPY copied ({}) FROM STDIN {}").format(
-            sql.SQL(", ").join(map(sql.Identifier, names)),
-            sql.SQL("(FORMAT binary)" if binary else ""),
+            listed, sql.SQL("(FORMAT binary)" if binary else "")
         )
         with conn.cursor().copy(statement) as copy:
             copy.write(copybinary.HEADER + data + copybinary.TRAILER if binary else data)
-        listed = sql.SQL(", ").join(map(sql.Identifier, names))
         return conn.execute(sql.SQL("SELECT {} FROM copied ORDER BY n").format(listed)).fetchall()
 
 
@@ -59,6 +57,11 @@ def _seconds(values: np.ndarray) -> list[dt.datetime]:
 
 def _days(values: np.ndarray) -> list[dt.date]:
     return [EPOCH + dt.timedelta(days=int(d)) for d in values]
+
+
+def _nulled(values: list[Any], null: np.ndarray) -> list[Any]:
+    """``values`` with None where ``null`` is true."""
+    return [None if n else v for v, n in zip(values, null, strict=True)]
 
 
 def _columns(*values: list[Any]) -> list[tuple]:
@@ -104,14 +107,14 @@ def test_text_format_round_trips_every_kind_of_column(
     expected = _columns(
         _uuids(raw_uuids),
         integers.tolist(),
-        [None if n else int(v) for v, n in zip(integers, null, strict=True)],
+        _nulled(integers.tolist(), null),
         [Decimal(int(c)) / 100 for c in CENTS],
         [Decimal(int(c)) / 1000 for c in CENTS],
         _seconds(SECONDS),
         _days(DAYS),
         [True, False, False, True, True, False, True],
         TEXTS,
-        [None if n else v for v, n in zip(["x", "y", "z", "", "w", "v", "u"], null, strict=True)],
+        _nulled(["x", "y", "z", "", "w", "v", "u"], null),
         [VOCABULARY[c] for c in CODES],
     )
     assert _read_back(admin, columns, copytext.rows(fields), binary=False) == expected
@@ -150,12 +153,12 @@ def test_binary_format_round_trips_every_kind_of_column(
     expected = _columns(
         _uuids(raw_uuids),
         int4s.tolist(),
-        [None if n else int(v) for v, n in zip(int4s, null, strict=True)],
+        _nulled(int4s.tolist(), null),
         [Decimal(int(c)) / 100 for c in CENTS],
         _seconds(SECONDS),
         _days(DAYS),
         TEXTS,
-        [None if n else v for v, n in zip(["x", "y", "", "z", "w", "v", "u"], null, strict=True)],
+        _nulled(["x", "y", "", "z", "w", "v", "u"], null),
         [VOCABULARY[c] for c in CODES],
         [None if documents[c] is None else json.loads(documents[c]) for c in CODES],
     )
