@@ -408,6 +408,34 @@ def test_an_inactive_store_shows_nothing_whatever_the_setting(admin: psycopg.Con
     assert after == before
 
 
+REVOCATIONS = {
+    "the store is deactivated": (
+        "UPDATE retail.stores SET is_active = false WHERE store_id = 'redmond'",
+        "UPDATE retail.stores SET is_active = true WHERE store_id = 'redmond'",
+    ),
+    "the chooser is delisted": (
+        "DELETE FROM retail_audit.store_choosers WHERE role_name = 'mcp_user'",
+        "INSERT INTO retail_audit.store_choosers (role_name) VALUES ('mcp_user')",
+    ),
+}
+
+
+@pytest.mark.parametrize("revocation", list(REVOCATIONS))
+def test_a_chosen_context_ends_at_the_next_statement_once_revoked(
+    revocation: str, admin: psycopg.Connection
+) -> None:
+    revoke, restore = REVOCATIONS[revocation]
+    with labkit.connect(contract.APP_ROLE) as conn, conn.transaction():
+        conn.execute("SELECT retail.set_store_context('redmond')")
+        assert foreign(conn, "SELECT store_id FROM retail.customers", None) > 0  # control
+        admin.execute(revoke)  # committed by another session, mid-transaction
+        try:
+            assert conn.execute("SELECT count(*) FROM retail.customers").fetchone() == (0,)
+        finally:
+            admin.execute(restore)
+        assert foreign(conn, "SELECT store_id FROM retail.customers", None) > 0  # restored
+
+
 @pytest.mark.parametrize("login", list(contract.STORE_LOGINS))
 def test_a_store_login_cannot_log_a_context_switch_into_another_store(
     login: str, admin: psycopg.Connection
