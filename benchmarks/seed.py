@@ -273,6 +273,7 @@ def measure(rounds: int, large: bool) -> str:
         "",
         "Targets: lab scale at most 1.5 s end to end; large scale at most 60 s; at least 50x the"
         " baseline's rows/s.",
+        f"Load average at the end: {os.getloadavg()[0]:.1f}.",
     ]
     return "\n".join(lines)
 
