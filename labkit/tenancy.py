@@ -16,6 +16,7 @@ settings all end with the request that made them.
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,6 +32,22 @@ from .server import stopped_error
 
 _pools: dict[tuple[str, settings.Settings], ConnectionPool] = {}
 _pools_lock = threading.Lock()
+#: The pools a forked process inherited, kept only so that nothing closes them.
+_inherited: list[ConnectionPool] = []
+
+
+def _forget_pools_in_child() -> None:
+    """A forked process starts with no pools of its own: the inherited ones have no
+    worker threads, and their connections' sockets are the parent's, in use there.
+    They are kept, not closed: closing them would end the parent's sessions."""
+    global _pools_lock
+    _inherited.extend(_pools.values())
+    _pools.clear()
+    _pools_lock = threading.Lock()  # it may have been held by a thread that is gone
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
 def reset_session(conn: psycopg.Connection[Any]) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import select
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +80,40 @@ def test_threads_on_different_stores_never_see_each_other(expected: dict[str, in
             for future in [workers.submit(work, i) for i in range(THREADS)]
         ]
     assert done == list(range(THREADS))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="this platform cannot fork")
+def test_a_forked_process_gets_pools_of_its_own(expected: dict[str, int]) -> None:
+    # A forked child (multiprocessing's default on Linux, mutmut's mutants) inherits
+    # the parent's pools: their idle connections, whose sockets the parent still
+    # uses, and no worker threads, so a checkout with none idle waits out the timeout.
+    shared = tenancy.pool()
+    held = [shared.getconn() for _ in range(max(1, shared.get_stats()["pool_available"]))]
+    parents = {conn.info.backend_pid for conn in held}
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.close(reader)
+            with tenancy.as_store("redmond") as conn:
+                os.write(writer, json.dumps([conn.info.backend_pid, *_seen(conn)]).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    try:
+        ready, _, _ = select.select([reader], [], [], 60)  # a hang, not a speed, is the bug
+        answer = os.read(reader, 4096).decode() if ready else ""
+    finally:
+        os.close(reader)
+        os.waitpid(child, 0)
+        for conn in held:
+            shared.putconn(conn)
+    assert answer, "the child's checkout failed: it waited for the parent's pool"
+    pid, stores, count = json.loads(answer)
+    assert pid not in parents, "the child borrowed a connection the parent holds"
+    assert (stores, count) == (["redmond"], expected["redmond"])
+    with tenancy.as_store("seattle") as conn:  # the parent's pool still works
+        assert _seen(conn) == (["seattle"], expected["seattle"])
 
 
 def test_a_session_wide_setting_is_ignored_and_reset_by_the_pool(
