@@ -183,7 +183,8 @@ def search(
         "alpha": fusion.alpha,
         "keyword_weight": fusion.keyword_weight,
     }
-    if mode != "keyword":
+    by_meaning = mode != "keyword"  # the modes that embed the query and need vectors
+    if by_meaning:
         model = embedder or get()
         params |= {"vector": to_text(model.embed_query(query)), "model": model.name}
         # Hybrid search ranks and does not cut: the right answers to a plain
@@ -193,7 +194,7 @@ def search(
         params["threshold"] = default if threshold is None else threshold
     try:
         with tenancy.as_store(store) as conn, conn.cursor() as cursor:
-            if mode != "keyword":
+            if by_meaning:
                 _check_embedded(cursor, store, str(params["model"]))
             cursor.execute(_STATEMENTS[mode], params)
             columns = [column.name for column in cursor.description or []]

@@ -294,8 +294,13 @@ def test_searching_a_store_that_was_never_embedded_says_what_to_do(catalog: dict
         match=r"No product of store 'searchtest_north' is embedded with labkit-word-hash-8.*embed_catalog",
     ):
         labkit.search("cooler", NORTH, embedder=StandIn(8))
-    assert not labkit.search("cooler", NORTH, mode="keyword").empty, (
-        "keyword search needs no vectors"
+    with pytest.raises(LabError) as refused:
+        labkit.search("cooler", NORTH, mode="semantic", embedder=StandIn(8))
+    assert refused.value.fix == (
+        "Run labkit.embed_catalog() first (again after seeding, which clears embeddings)"
+    )
+    assert not labkit.search("cooler", NORTH, mode="keyword", embedder=StandIn(8)).empty, (
+        "keyword search needs no vectors, not even of the model it is given"
     )
 
 
@@ -310,8 +315,9 @@ class _Shorter(StandIn):
 def test_a_query_of_the_wrong_size_for_its_model_is_a_clear_error(catalog: dict) -> None:
     labkit.embed_catalog([NORTH], StandIn(64), progress=False)
     try:
-        with pytest.raises(LabError, match=r"Search failed: expected 32 dimensions, not 64"):
+        with pytest.raises(LabError, match=r"Search failed: expected 32 dimensions, not 64") as bad:
             labkit.search("cooler", NORTH, mode="semantic", embedder=_Shorter())
+        assert bad.value.fix == "Embed the query with the products' model"  # pgvector gives none
     finally:
         with labkit.connect(autocommit=True) as admin:
             admin.execute(
@@ -320,18 +326,57 @@ def test_a_query_of_the_wrong_size_for_its_model_is_a_clear_error(catalog: dict)
             )
 
 
+EMPTY = (
+    "The search query is empty",
+    'Describe what you are looking for, e.g. "warm winter jacket"',
+)
+BAD_K = "Ask for k=10 results, say"
+
+
 @pytest.mark.parametrize(
-    ("arguments", "message"),
+    ("arguments", "what", "fix"),
     [
-        ({"query": "  "}, "The search query is empty"),
-        ({"k": 0}, "k must be a whole number of at least 1"),
-        ({"mode": "fuzzy"}, "Unknown search mode 'fuzzy'"),
+        ({"query": "  "}, *EMPTY),
+        ({"query": "  ", "mode": "keyword"}, *EMPTY),
+        ({"k": 0}, "k must be a whole number of at least 1, not 0", BAD_K),
+        ({"k": True}, "k must be a whole number of at least 1, not True", BAD_K),
+        ({"k": 2.5}, "k must be a whole number of at least 1, not 2.5", BAD_K),
+        (
+            {"mode": "fuzzy"},
+            "Unknown search mode 'fuzzy'",
+            "Pick one of: hybrid, semantic, keyword",
+        ),
     ],
 )
-def test_bad_arguments_to_search_are_clear_errors(arguments: dict, message: str) -> None:
+def test_bad_arguments_to_search_are_clear_errors(arguments: dict, what: str, fix: str) -> None:
     call = {"query": "cooler", "store": NORTH, **arguments}
-    with pytest.raises(LabError, match=message):
+    with pytest.raises(LabError) as refused:
         labkit.search(**call)
+    assert (refused.value.what, refused.value.fix) == (what, fix)
+
+
+def test_k_results_at_most_ranked_from_one_and_ten_by_default(catalog: dict) -> None:
+    assert len(catalog[NORTH]) > 10  # so that the default, not the store, is the limit
+    found = labkit.search(CAMPING, NORTH)
+    assert list(found.index) == list(range(1, 11)) and found.index.name == "rank"
+    one = labkit.search(CAMPING, NORTH, k=1)
+    assert list(one.index) == [1] and one.index.name == "rank"
+    assert one["product_id"].tolist() == found["product_id"].tolist()[:1]
+
+
+def test_semantic_search_cuts_at_the_models_threshold_unless_told_otherwise(
+    catalog: dict, model: embeddings.MiniLM
+) -> None:
+    everything = labkit.search(CAMPING, NORTH, mode="semantic", threshold=-1.0)
+    below = everything["similarity_score"] < model.default_threshold
+    assert below.any() and not below.all(), "control: products on both sides of the threshold"
+    cut = labkit.search(CAMPING, NORTH, mode="semantic")
+    assert cut["product_id"].tolist() == everything["product_id"][~below].tolist()
+    assert len(labkit.search(CAMPING, NORTH)) == len(everything), "hybrid cuts nothing"
+    told = labkit.search(
+        CAMPING, NORTH, mode="semantic", threshold=float(cut["similarity_score"].iloc[0])
+    )
+    assert told["product_id"].tolist() == cut["product_id"].tolist()[:1]
 
 
 def test_the_function_runs_as_its_caller_with_pinned_settings(admin: psycopg.Connection) -> None:
