@@ -140,3 +140,78 @@ def test_a_check_either_side_could_not_run_is_not_checked(side: str) -> None:
 def test_a_fingerprint_round_trips_through_json() -> None:
     taken = source()
     assert Fingerprint.from_json(taken.to_json()) == taken
+
+
+def test_the_report_names_each_side_and_reads_line_by_line() -> None:
+    leaking = source()
+    leaking.leaks, leaking.search, leaking.notes = 1, None, {}
+    report = compare(source(), leaking, "live", "copy")
+    lines = str(report).split("\n")
+    assert lines[0] == f"copy against live: DIFFERENCES FOUND ({len(report.differences)})"
+    assert lines[1] == "  ok   tables: 2 tables, 5 rows, every checksum equal"
+    assert "  FAIL store isolation: 1 problems" in lines
+    assert "  ---- vector search: not checked; target: not recorded" in lines
+    assert (
+        lines[-1] == "  - store isolation: mcp_user saw 1 rows of another store, or with no store"
+    )
+    frame = report.frame()
+    assert frame.index.name == "check" and list(frame.columns) == ["result", "detail"]
+    blind, blind_too = source(), source()
+    blind.search = blind_too.search = None
+    assert compare(blind, blind_too).check("vector search").detail == (
+        "not checked; source: not recorded; target: not recorded"
+    )
+    unnamed = source()
+    assert compare(unnamed, source()).source == str(unnamed)
+    assert compare(source(), unnamed).target == str(unnamed)
+
+
+def test_a_fact_only_missing_or_only_extra_fails_and_says_how_many() -> None:
+    target = source()
+    target.schema = copy.deepcopy(source().schema)
+    target.schema["indexes"] = target.schema["indexes"][:1]
+    assert compare(source(), target).check("indexes").detail == "1 (hnsw: 1); 1 missing, 0 extra"
+    assert compare(source(), target).check("indexes").ok is False
+    assert compare(target, source()).check("indexes").ok is False  # only extra
+    target.schema["constraints"] = [
+        f"retail.sales sales_type_check CHECK ({REPRINTED})",
+        "retail.sales sales_new_check CHECK (true)",
+    ]
+    check = compare(source(), target).check("constraints")
+    assert check.ok is False
+    assert (
+        check.detail
+        == "2 (1 printed differently after the restore, same meaning); 0 missing, 1 extra"
+    )
+
+
+def test_isolation_skips_new_tables_and_stores_but_compares_the_rest() -> None:
+    target = source()
+    target.isolation = {
+        "retail.new": {"north": 5},  # not in the source: nothing to compare with
+        "retail.sales": {NO_STORE: 0, "north": 1, "south": 1, "west": 3},  # west is new
+    }
+    report = compare(source(), target)
+    assert report.differences == ["store isolation: retail.sales: north sees 1 rows, 2 before"]
+
+
+def test_a_store_searched_on_one_side_only_differs() -> None:
+    target = source()
+    target.search = {**source().search, "west": ["p9 0.5"], "north": ["p2 0.9"]}
+    check = compare(source(), target).check("vector search")
+    assert check.ok is False and check.detail == "top results differ for north, west"
+    empty, empty_too = source(), source()
+    empty.search = empty_too.search = {}
+    assert compare(empty, empty_too).check("vector search").detail == (
+        "same top 10 for 0 stores (no store has embeddings to search with)"
+    )
+
+
+def test_the_tables_frame_counts_each_side_and_two_empty_databases_compare() -> None:
+    target = source()
+    target.tables = {"retail.sales": [2, "cc"]}
+    tables = compare(source(), target, "a", "b").tables
+    assert tables.loc["retail.sales", "a"] == 3 and tables.loc["retail.sales", "b"] == 2
+    bare = Fingerprint(tables={}, schema={}, isolation={}, search={})
+    report = compare(bare, Fingerprint(tables={}, schema={}, isolation={}, search={}))
+    assert report.tables.empty and report.check("tables").ok is True
