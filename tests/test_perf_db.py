@@ -51,7 +51,7 @@ def test_time_query_returns_one_timing_per_counted_run(admin: psycopg.Connection
 def test_time_query_refuses_no_runs_or_negative_warmup(
     admin: psycopg.Connection, runs: int, warmup: int
 ) -> None:
-    with pytest.raises(ValueError, match="runs must be at least 1"):
+    with pytest.raises(ValueError, match=r"^runs must be at least 1 and warmup at least 0$"):
         time_query(admin, "SELECT 1", runs=runs, warmup=warmup)
 
 

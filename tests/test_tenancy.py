@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -12,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 import labkit
 from labkit import bulk, contract, db, tenancy
@@ -80,6 +81,35 @@ def test_threads_on_different_stores_never_see_each_other(expected: dict[str, in
             for future in [workers.submit(work, i) for i in range(THREADS)]
         ]
     assert done == list(range(THREADS))
+
+
+def test_the_shared_pool_lends_four_connections_at_once_and_no_more(
+    expected: dict[str, int],
+) -> None:
+    tenancy.close_pools()  # a pool made here, by new_pool, as every process's first one
+    shared = tenancy.pool()
+    assert shared.name == f"labkit-{contract.APP_ROLE}"  # what its errors are signed with
+    with contextlib.ExitStack() as held:
+        conns = {store: held.enter_context(tenancy.as_store(store)) for store in contract.STORES}
+        assert len({conn.info.backend_pid for conn in conns.values()}) == len(contract.STORES) == 4
+        for store, conn in conns.items():
+            assert _seen(conn) == ([store], expected[store])
+        with pytest.raises(PoolTimeout):
+            shared.getconn(timeout=0.2)
+
+
+def test_a_pooled_connection_the_server_dropped_is_replaced_on_checkout(
+    expected: dict[str, int],
+) -> None:
+    tenancy.close_pools()  # a pool made here, by new_pool, as every process's first one
+    with tenancy.as_store("seattle") as conn:
+        dropped = conn.info.backend_pid
+    with labkit.connect(autocommit=True) as admin:  # as a restart or an idle timeout would
+        assert admin.execute("SELECT pg_terminate_backend(%s, 5000)", (dropped,)).fetchone()[0]
+    for _ in range(tenancy.pool().max_size + 1):  # until the dead one has come round
+        with tenancy.as_store("seattle") as conn:
+            assert conn.info.backend_pid != dropped
+            assert _seen(conn) == (["seattle"], expected["seattle"])
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="this platform cannot fork")
