@@ -30,6 +30,9 @@ from . import contract, db, settings
 from .errors import LabError
 from .server import stopped_error
 
+#: Connections per pool: what four requests at once need, and few enough for a
+#: laptop's server and a managed one's connection limit.
+POOL_SIZE = 4
 _pools: dict[tuple[str, settings.Settings], ConnectionPool] = {}
 _pools_lock = threading.Lock()
 #: The pools a forked process inherited, kept only so that nothing closes them.
@@ -65,7 +68,7 @@ def reset_session(conn: psycopg.Connection[Any]) -> None:
         conn.autocommit = autocommit
 
 
-def new_pool(role: str = contract.APP_ROLE, *, max_size: int = 4) -> ConnectionPool:
+def new_pool(role: str = contract.APP_ROLE, *, max_size: int = POOL_SIZE) -> ConnectionPool:
     """A new connection pool for ``role``, configured as labkit's shared ones."""
     conninfo = psycopg.conninfo.make_conninfo(**db.connect_params(role))
     # check= tests each connection as it is handed out, so a pool outlives a
@@ -85,7 +88,7 @@ def new_pool(role: str = contract.APP_ROLE, *, max_size: int = 4) -> ConnectionP
     )
 
 
-def pool(role: str = contract.APP_ROLE, *, max_size: int = 4) -> ConnectionPool:
+def pool(role: str = contract.APP_ROLE, *, max_size: int = POOL_SIZE) -> ConnectionPool:
     """The shared connection pool for ``role`` (one per role and database).
 
     After ``labkit down`` it fails at once with the stopped message, instead of

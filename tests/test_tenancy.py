@@ -91,7 +91,11 @@ def test_the_shared_pool_lends_four_connections_at_once_and_no_more(
     assert shared.name == f"labkit-{contract.APP_ROLE}"  # what its errors are signed with
     with contextlib.ExitStack() as held:
         conns = {store: held.enter_context(tenancy.as_store(store)) for store in contract.STORES}
-        assert len({conn.info.backend_pid for conn in conns.values()}) == len(contract.STORES) == 4
+        assert (
+            len({conn.info.backend_pid for conn in conns.values()})
+            == len(contract.STORES)
+            == tenancy.POOL_SIZE
+        )
         for store, conn in conns.items():
             assert _seen(conn) == ([store], expected[store])
         with pytest.raises(PoolTimeout):

@@ -31,7 +31,6 @@ STATEMENT_TIMEOUT_MS = 5_000
 LOCK_TIMEOUT_MS = 1_000
 #: Rows a query may return; more are cut, with a note saying so.
 ROW_CAP = 500
-POOL_SIZE = 4
 
 _LOGINS = {store: login for login, store in contract.STORE_LOGINS.items()}
 _LIMITS = (
@@ -54,7 +53,7 @@ def login_for(store: str) -> str:
 def store_transaction(store: str) -> Iterator[psycopg.Connection[Any]]:
     """A read-only transaction as ``store``'s login, in ``store``'s context; rolled back."""
     login = login_for(store)
-    with tenancy.pool(login, max_size=POOL_SIZE).connection() as conn:
+    with tenancy.pool(login).connection() as conn:
         try:
             enter_store(conn, store, login)
             yield conn
