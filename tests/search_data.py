@@ -8,7 +8,12 @@ notebooks seed, for one), and searches see exactly this catalog.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import psycopg
+
+import labkit
 
 SKU_PREFIX = "SEARCHTEST-"
 NORTH, SOUTH = "searchtest_north", "searchtest_south"
@@ -185,3 +190,13 @@ def remove(admin: psycopg.Connection) -> None:
     """Delete the catalog (its embeddings go with it, by cascade) and the stores."""
     admin.execute("DELETE FROM retail.products WHERE store_id = ANY(%s)", (list(STORES),))
     admin.execute("DELETE FROM retail.stores WHERE store_id = ANY(%s)", (list(STORES),))
+
+
+@contextmanager
+def embedded() -> Iterator[None]:
+    """The two stores, written and embedded with the offline model; removed after."""
+    with labkit.connect(autocommit=True) as admin:
+        write(admin)
+        labkit.embed_catalog(STORES, progress=False)
+        yield
+        remove(admin)

@@ -10,7 +10,6 @@ import psycopg
 import pytest
 from psycopg import sql
 
-import labkit
 from labkit import contract, db
 from labkit.backup import fingerprint
 from labkit.backup.fingerprint import NO_STORE, SEARCH_RESULTS, Fingerprint
@@ -22,11 +21,8 @@ from . import search_data
 @pytest.fixture(scope="module", autouse=True)
 def _embedded_stores() -> Iterator[None]:
     """The search tests' two stores, embedded, so that there are results to record."""
-    with labkit.connect(autocommit=True) as admin:
-        search_data.write(admin)
-        labkit.embed_catalog(search_data.STORES, progress=False)
+    with search_data.embedded():
         yield
-        search_data.remove(admin)
 
 
 @pytest.fixture

@@ -193,11 +193,8 @@ def test_the_function_knows_each_models_size(
 @pytest.fixture(scope="module")
 def two_stores() -> Iterator[None]:
     """The search tests' two stores, embedded with the offline model."""
-    with labkit.connect(autocommit=True) as admin:
-        search_data.write(admin)
-        labkit.embed_catalog(search_data.STORES, progress=False)
+    with search_data.embedded():
         yield
-        search_data.remove(admin)
 
 
 def _removed_by_filter(conn: psycopg.Connection, where: sql.Composable, vector: str) -> int:
