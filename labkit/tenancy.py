@@ -88,8 +88,9 @@ def new_pool(role: str = contract.APP_ROLE, *, max_size: int = POOL_SIZE) -> Con
     )
 
 
-def pool(role: str = contract.APP_ROLE, *, max_size: int = POOL_SIZE) -> ConnectionPool:
-    """The shared connection pool for ``role`` (one per role and database).
+def pool(role: str = contract.APP_ROLE) -> ConnectionPool:
+    """The shared connection pool for ``role`` (one per role and database), of
+    ``POOL_SIZE`` connections; ``new_pool`` makes one of another size.
 
     After ``labkit down`` it fails at once with the stopped message, instead of
     letting a checkout wait the pool's timeout for a connection that cannot come.
@@ -101,7 +102,7 @@ def pool(role: str = contract.APP_ROLE, *, max_size: int = POOL_SIZE) -> Connect
     key = (role, current)
     with _pools_lock:
         if key not in _pools:
-            _pools[key] = new_pool(role, max_size=max_size)
+            _pools[key] = new_pool(role)
         return _pools[key]
 
 
