@@ -116,6 +116,18 @@ def test_a_pooled_connection_the_server_dropped_is_replaced_on_checkout(
             assert _seen(conn) == (["seattle"], expected["seattle"])
 
 
+def test_a_statement_run_often_keeps_working_across_checkouts(expected: dict[str, int]) -> None:
+    # psycopg prepares a statement run 5 times on a connection; the pool's DISCARD ALL
+    # then deallocates it behind psycopg's back, unless the pool's connections never prepare.
+    tenancy.close_pools()  # a pool made here, by new_pool, as every process's first one
+    for _ in range(3 * tenancy.POOL_SIZE * 5):
+        with tenancy.as_store("seattle") as conn:
+            counted = conn.execute(
+                "SELECT count(*) FROM retail.customers WHERE store_id = %s", ["seattle"]
+            ).fetchone()
+            assert counted == (expected["seattle"],)
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="this platform cannot fork")
 def test_a_forked_process_gets_pools_of_its_own(expected: dict[str, int]) -> None:
     # A forked child (multiprocessing's default on Linux, mutmut's mutants) inherits
