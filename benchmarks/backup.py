@@ -31,8 +31,7 @@ from harness import arguments, show, throwaway_server
 from psycopg import sql
 
 import labkit
-from labkit import backup, sampledata, schema
-from labkit.backup import archive
+from labkit import backup, binaries, sampledata, schema
 
 Timing = dict[str, list[float]]
 
@@ -55,7 +54,9 @@ def _embed() -> str:
 def _program(name: str, args: list[str], database: str) -> None:
     lab = labkit.db.target()
     params = lab.params(dbname=database)
-    result = archive.run_client(name, args, lab, params)
+    result = binaries.run_server_program(
+        name, args, lab.settings, connect=params, timeout=None, as_service=False
+    )
     if result.returncode != 0:
         raise RuntimeError(result.stderr)
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from psycopg.conninfo import make_conninfo
 
 from .errors import LabError
 from .settings import Settings
@@ -119,13 +122,13 @@ def service_account(settings: Settings) -> dict[str, Any]:
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
-def environment(password: str | None = None) -> dict[str, str]:
+def environment(connect: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a PostgreSQL program: C messages (parseable), and the
     password in ``PGPASSWORD`` only, never on its command line, where ``ps`` shows it."""
     env = {**os.environ, "LC_MESSAGES": "C", "LANG": "C", "PGCONNECT_TIMEOUT": "10"}
     env.pop("PGPASSWORD", None)
-    if password:
-        env["PGPASSWORD"] = password
+    if connect and connect.get("password"):
+        env["PGPASSWORD"] = connect["password"]
     return env
 
 
@@ -134,17 +137,20 @@ def run_server_program(
     args: Sequence[str],
     settings: Settings,
     *,
+    connect: Mapping[str, str] | None = None,
     timeout: float | None = 120,
-    password: str | None = None,
     as_service: bool = True,
+    failed: tuple[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a PostgreSQL program to its end: as the service account when we are root
-    (``as_service``; client programs that write the caller's files run as the caller).
+    (``as_service``; client programs that write the caller's files run as the caller),
+    a client of ``connect``'s server when given. ``failed``: (what, hint) of the
+    LabError raised, with the program's error, when it fails.
 
     Interrupted (Ctrl-C, the timeout, any exception), the program is killed and
     waited for before the exception goes on, so the caller can clean up after it.
     """
-    command = [str(program(name, settings)), *args]
+    command = [str(program(name, settings)), *args, *_dbname(connect)]
     account = service_account(settings) if as_service else {}
     # Files, not pipes: a server started by pg_ctl may inherit the pipes and keep
     # them open, and pg_restore --jobs writes from several processes.
@@ -152,7 +158,7 @@ def run_server_program(
         process = subprocess.Popen(
             command,
             **account,
-            env=environment(password),
+            env=environment(connect),
             text=True,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -172,23 +178,53 @@ def run_server_program(
             raise
         out.seek(0)
         err.seek(0)
-        return subprocess.CompletedProcess(command, returncode, out.read(), err.read())
+        result = subprocess.CompletedProcess(command, returncode, out.read(), err.read())
+    if failed and returncode != 0:
+        raise LabError(f"{failed[0]}: {first_error(result.stderr)}", failed[1])
+    return result
 
 
 def start_server_program(
-    name: str, args: Sequence[str], settings: Settings, *, log: Path, password: str | None = None
+    name: str, args: Sequence[str], settings: Settings, *, log: Path, connect: Mapping[str, str]
 ) -> subprocess.Popen[bytes]:
-    """Start a program that keeps running (pg_receivewal) as the service account,
-    its output appended to ``log``."""
+    """Start a client of ``connect``'s server that keeps running (pg_receivewal) as the
+    service account, its output appended to ``log``."""
     with log.open("ab") as output:
         return subprocess.Popen(
-            [str(program(name, settings)), *args],
-            env=environment(password),
+            [str(program(name, settings)), *args, *_dbname(connect)],
+            env=environment(connect),
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
             **service_account(settings),
         )
+
+
+def client_version(name: str, settings: Settings, server_version_num: int) -> str:
+    """A client program's version, refused when older than the server (pg_dump cannot
+    read newer ones)."""
+    output = run_server_program(name, ["--version"], settings, timeout=30, as_service=False).stdout
+    found = re.search(r"\(PostgreSQL\) (\d+)(?:\.(\d+))?", output)
+    if found is None:
+        raise LabError(
+            f"{name} did not report a PostgreSQL version ({output.strip() or 'no output'})",
+            "Point LABKIT_PG_BIN at a folder of PostgreSQL programs, or unset it",
+        )
+    major, minor, server = int(found[1]), int(found[2] or 0), server_version_num // 10000
+    if major < server:
+        raise LabError(
+            f"{name} {major}.{minor} is older than the server, PostgreSQL {server}, and cannot read it",
+            f"Install the PostgreSQL {server} client programs and set LABKIT_PG_BIN to "
+            "their folder (or use the lab's embedded server)",
+        )
+    return f"{major}.{minor}"
+
+
+def _dbname(connect: Mapping[str, str] | None) -> list[str]:
+    """``--dbname`` with a conninfo of ``connect`` without the password (it goes in the env)."""
+    if not connect:
+        return []
+    return [f"--dbname={make_conninfo(**{k: v for k, v in connect.items() if k != 'password'})}"]
 
 
 def first_error(output: str) -> str:

@@ -187,6 +187,13 @@ def connect(
         raise _explain(error, params) from error
 
 
+def scalar(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> Any:
+    """The one value ``query`` returns."""
+    row = conn.execute(query, params or None).fetchone()
+    assert row is not None
+    return row[0]
+
+
 def _explain(error: psycopg.OperationalError, params: dict[str, str]) -> LabError:
     message = str(error).strip().splitlines()[-1] if str(error).strip() else repr(error)
     where = f"{params.get('host')}:{params.get('port', 5432)}/{params.get('dbname')}"

@@ -13,14 +13,11 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from psycopg.conninfo import make_conninfo
 
 from .. import binaries, contract, db, schema
 from ..errors import LabError
@@ -105,9 +102,9 @@ def backup(
     try:
         with fingerprint.exported(lab, database) as (conn, snapshot):
             manifest["created_at"] = datetime.now(UTC).isoformat()
-            server = int(fingerprint.scalar(conn, "SHOW server_version_num"))
-            manifest["pg_dump_version"] = check_version("pg_dump", lab, server)
-            manifest["server_version"] = str(fingerprint.scalar(conn, "SHOW server_version"))
+            server = int(db.scalar(conn, "SHOW server_version_num"))
+            manifest["pg_dump_version"] = binaries.client_version("pg_dump", lab.settings, server)
+            manifest["server_version"] = str(db.scalar(conn, "SHOW server_version"))
             manifest["roles"] = [role for (role,) in conn.execute(_REFERENCED_ROLES)]
             found = fingerprint.take_in_snapshot(conn, lab, database, snapshot)
             _dump(lab, database, snapshot, partial)
@@ -179,41 +176,17 @@ def _target(lab: db.Target, path: Path | str | None, database: str) -> Path:
     return target
 
 
-def conninfo(params: dict[str, str]) -> str:
-    """A libpq conninfo string of ``params`` without the password (it goes in the env)."""
-    return make_conninfo(**{key: value for key, value in params.items() if key != "password"})
-
-
-def run_client(
-    name: str,
-    args: list[str],
-    lab: db.Target,
-    params: dict[str, str],
-    timeout: float | None = None,
-    *,
-    as_service: bool = False,
-    failed: tuple[str, str] | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """A PostgreSQL program run to its end, a client of ``params``' server (if any): as
-    the current user, or (``as_service``) as the service account when labkit is root.
-    ``failed``: (what, hint) of the LabError raised, with the program's error, if it fails."""
-    result = binaries.run_server_program(
-        name,
-        [*args, f"--dbname={conninfo(params)}"] if params else args,
-        lab.settings,
-        timeout=timeout,
-        password=params.get("password"),
-        as_service=as_service,
-    )
-    if failed and result.returncode != 0:
-        raise LabError(f"{failed[0]}: {binaries.first_error(result.stderr)}", failed[1])
-    return result
-
-
 def _dump(lab: db.Target, database: str, snapshot: str, output: Path) -> None:
     options = [f"--file={output}", f"--snapshot={snapshot}", f"--lock-wait-timeout={LOCK_WAIT}"]
     options.append(f"--exclude-table-data={contract.CONTEXT_KEY_TABLE}")
-    result = run_client("pg_dump", ["--format=custom", *options], lab, lab.params(dbname=database))
+    result = binaries.run_server_program(
+        "pg_dump",
+        ["--format=custom", *options],
+        lab.settings,
+        connect=lab.params(dbname=database),
+        timeout=None,
+        as_service=False,
+    )
     if result.returncode == 0:
         return
     message = binaries.first_error(result.stderr)
@@ -227,25 +200,6 @@ def _dump(lab: db.Target, database: str, snapshot: str, output: Path) -> None:
     raise LabError(
         f"pg_dump failed: {message}", "Nothing was written; fix the cause and run it again"
     )
-
-
-def check_version(name: str, lab: db.Target, server_version_num: int) -> str:
-    """Refuse a client older than the server (pg_dump cannot read newer ones); its version."""
-    output = run_client(name, ["--version"], lab, {}, timeout=30).stdout
-    found = re.search(r"\(PostgreSQL\) (\d+)(?:\.(\d+))?", output)
-    if found is None:
-        raise LabError(
-            f"{name} did not report a PostgreSQL version ({output.strip() or 'no output'})",
-            "Point LABKIT_PG_BIN at a folder of PostgreSQL programs, or unset it",
-        )
-    major, minor, server = int(found[1]), int(found[2] or 0), server_version_num // 10000
-    if major < server:
-        raise LabError(
-            f"{name} {major}.{minor} is older than the server, PostgreSQL {server}, and cannot read it",
-            f"Install the PostgreSQL {server} client programs and set LABKIT_PG_BIN to "
-            "their folder (or use the lab's embedded server)",
-        )
-    return f"{major}.{minor}"
 
 
 def _disk_error(target: Path, error: OSError) -> LabError:
@@ -326,7 +280,10 @@ def toc(path: Path, lab: db.Target | None = None) -> list[str]:
         f"pg_restore cannot read {path.name}",
         "Restore a pg_dump custom-format file as written",
     )
-    result = run_client("pg_restore", ["--list", str(path)], lab or db.target(), {}, failed=failed)
+    settings = (lab or db.target()).settings
+    result = binaries.run_server_program(
+        "pg_restore", ["--list", str(path)], settings, as_service=False, failed=failed
+    )
     return [line for line in result.stdout.splitlines() if line and not line.startswith(";")]
 
 

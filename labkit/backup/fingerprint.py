@@ -100,7 +100,7 @@ def exported(lab: db.Target, database: str) -> Iterator[tuple[psycopg.Connection
     pg_dump and mcp_user's checks to import."""
     with admin_connection(lab, database) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        yield conn, str(scalar(conn, "SELECT pg_catalog.pg_export_snapshot()"))
+        yield conn, str(db.scalar(conn, "SELECT pg_catalog.pg_export_snapshot()"))
         conn.execute("ROLLBACK")
 
 
@@ -141,7 +141,7 @@ def _behaviour(lab: db.Target, database: str, into: Fingerprint, snapshot: str) 
     with conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-        if scalar(conn, _READY):
+        if db.scalar(conn, _READY):
             stores = [store for (store,) in conn.execute(_STORES)]
             tables = conn.execute(_RLS_TABLES, {"schemas": None}).fetchall()
             into.isolation, into.search, errors = {f"{s}.{t}": {} for s, t, _ in tables}, {}, []
@@ -383,10 +383,3 @@ def _compare_search(source: Fingerprint, target: Fingerprint, result: Verificati
         else f"top results differ for {', '.join(differ)}"
     )
     result.checks.append(Check("vector search", not differ, detail))
-
-
-def scalar(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> Any:
-    """The one value ``query`` returns."""
-    row = conn.execute(query, params or None).fetchone()
-    assert row is not None
-    return row[0]

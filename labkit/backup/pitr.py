@@ -37,8 +37,6 @@ import psycopg
 from .. import binaries, db, leftovers
 from ..errors import LabError
 from ..server import LISTEN_ADDRESS, conf_quote, free_port
-from .archive import conninfo, run_client
-from .fingerprint import scalar
 
 _AGAIN = "Start a new drill: run the cell with Drill.start() again, then the ones after it"
 
@@ -104,8 +102,13 @@ class Drill:
                 "pg_basebackup failed",
                 "The server must allow replication (max_wal_senders > 0)",
             )
-            run_client(
-                "pg_basebackup", args, lab, lab.params(), 300, as_service=True, failed=failed
+            binaries.run_server_program(
+                "pg_basebackup",
+                args,
+                lab.settings,
+                connect=lab.params(),
+                timeout=300,
+                failed=failed,
             )
             drill.seconds = time.perf_counter() - started
         except BaseException:
@@ -132,7 +135,7 @@ class Drill:
             )
         with self._admin() as conn:
             query = "SELECT pg_catalog.pg_create_restore_point(%s)::text"
-            self.restore_points[name] = str(scalar(conn, query, (name,)))
+            self.restore_points[name] = str(db.scalar(conn, query, (name,)))
         return self.restore_points[name]
 
     def finish(self) -> list[str]:
@@ -142,7 +145,7 @@ class Drill:
         self._check_open()
         with self._admin() as conn:
             segment = str(
-                scalar(conn, "SELECT pg_catalog.pg_walfile_name(pg_catalog.pg_switch_wal())")
+                db.scalar(conn, "SELECT pg_catalog.pg_walfile_name(pg_catalog.pg_switch_wal())")
             )
         log = self.root / "pg_receivewal.log"
         _wait_for(lambda: (self.archive / segment).is_file(), None, log, f"WAL segment {segment}")
@@ -192,20 +195,20 @@ class Drill:
         log = self.root / "recovered.log"
         options = f"-p {port} -c unix_socket_directories=''"
         ctl = ["-D", str(self.base), "-l", str(log), "-o", options, "-w", "-t", "60"]
-        ran = run_client("pg_ctl", [*ctl, "start"], self.lab, {}, 120, as_service=True)
+        ran = binaries.run_server_program("pg_ctl", [*ctl, "start"], self.lab.settings)
         if ran.returncode != 0:
             raise LabError(f"The recovered copy did not start: {_tail(log)}", f"Read {log}")
         params = {**self.lab.params(), "host": LISTEN_ADDRESS, "port": str(port)}
         try:
             with psycopg.connect(**params, autocommit=True) as conn:
                 in_recovery = "SELECT pg_catalog.pg_is_in_recovery()"
-                _wait_for(lambda: not scalar(conn, in_recovery), None, log, "The recovered copy")
+                _wait_for(lambda: not db.scalar(conn, in_recovery), None, log, "The recovered copy")
                 self.recovered_to = target_name
                 self.recovery_seconds = time.perf_counter() - started
                 yield conn
         finally:
             stop = ["-D", str(self.base), "stop", "-m", "fast", "-w"]
-            run_client("pg_ctl", stop, self.lab, {}, 120, as_service=True)
+            binaries.run_server_program("pg_ctl", stop, self.lab.settings)
 
     def close(self) -> None:
         """Stop streaming (if still on) and remove the workspace. Again: nothing to do."""
@@ -233,17 +236,12 @@ class Drill:
             conn.execute("SELECT pg_catalog.pg_create_physical_replication_slot(%s, true)", (slot,))
 
             def active() -> bool:
-                return bool(scalar(conn, query, (slot,)))
+                return bool(db.scalar(conn, query, (slot,)))
 
             try:
-                params = self.lab.params()
                 args = ["-D", str(self.archive), "--no-loop", f"--slot={slot}", "--no-password"]
                 process = binaries.start_server_program(
-                    "pg_receivewal",
-                    [*args, f"--dbname={conninfo(params)}"],
-                    self.lab.settings,
-                    log=log,
-                    password=params["password"],
+                    "pg_receivewal", args, self.lab.settings, log=log, connect=self.lab.params()
                 )
                 try:
                     _wait_for(active, process, log, "pg_receivewal")

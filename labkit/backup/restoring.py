@@ -23,11 +23,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from .. import contract, db, provider, schema, tenancy
+from .. import binaries, contract, db, provider, schema, tenancy
 from ..bulk import bulk_load
 from ..errors import LabError
 from . import fingerprint as verification
-from .archive import Backup, open_backup, run_client, toc
+from .archive import Backup, open_backup, toc
 
 TEMPORARY_SUFFIX = "__restoring"
 _SCHEMA_ENTRY = re.compile(r"^\d+; \d+ \d+ (?:SCHEMA - |COMMENT - SCHEMA |ACL - SCHEMA )")
@@ -303,7 +303,15 @@ def _restoring(
             )
             for program, options, connect in steps:
                 archive = [str(backup.path)] if program == "pg_restore" else []
-                run_client(program, [*options, *archive], lab, connect, timeout, failed=failed)
+                binaries.run_server_program(
+                    program,
+                    [*options, *archive],
+                    lab.settings,
+                    connect=connect,
+                    timeout=timeout,
+                    as_service=False,
+                    failed=failed,
+                )
         _secure(lab, temporary)
         yield temporary
     except BaseException:
