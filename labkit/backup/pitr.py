@@ -38,6 +38,7 @@ from .. import binaries, db, leftovers
 from ..errors import LabError
 from ..server import LISTEN_ADDRESS, conf_quote, free_port
 
+_BASE_BACKUP_OPTIONS = ("--checkpoint=fast", "--wal-method=stream", "--no-sync", "--no-password")
 _AGAIN = "Start a new drill: run the cell with Drill.start() again, then the ones after it"
 
 
@@ -86,29 +87,17 @@ class Drill:
                     binaries.hand_over(folder)
             drill._streaming.enter_context(drill._wal_stream())
             started = time.perf_counter()
-            # -c fast: an immediate checkpoint, not a spread one (up to 5 minutes);
+            # fast: an immediate checkpoint, not a spread one (up to 5 minutes);
             # --no-sync: a throw-away copy. Replication takes the whole server.
-            args = [
-                "-D",
-                str(drill.base),
-                "-c",
-                "fast",
-                "-X",
-                "stream",
-                "--no-sync",
-                "--no-password",
-            ]
-            failed = (
-                "pg_basebackup failed",
-                "The server must allow replication (max_wal_senders > 0)",
-            )
+            args = ["-D", str(drill.base), *_BASE_BACKUP_OPTIONS]
+            hint = "The server must allow replication (max_wal_senders > 0)"
             binaries.run_server_program(
                 "pg_basebackup",
                 args,
                 lab.settings,
                 connect=lab.params(),
                 timeout=300,
-                failed=failed,
+                failed=("pg_basebackup failed", hint),
             )
             drill.seconds = time.perf_counter() - started
         except BaseException:
