@@ -19,15 +19,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from psycopg.conninfo import make_conninfo
-
 from .errors import LabError
+from .libpq import params_to_url
 from .settings import Settings
 
 #: The OS account that runs the server when labkit itself runs as root
 #: (CI, containers): PostgreSQL refuses to run as root.
 SERVICE_ACCOUNT = "labkit"
 
+#: The clients say "error:", the server's messages that psql prints "ERROR:" or "FATAL:".
+_ERROR = re.compile(r"\b(?:error|ERROR|FATAL|PANIC):\s+(.*)")
 _INSTALL_HINT = (
     "Install the lab's dependencies (`make lab`, or `pip install -e .`), "
     "point LABKIT_PG_BIN at a folder with initdb and pg_ctl, "
@@ -221,16 +222,17 @@ def client_version(name: str, settings: Settings, server_version_num: int) -> st
 
 
 def _dbname(connect: Mapping[str, str] | None) -> list[str]:
-    """``--dbname`` with a conninfo of ``connect`` without the password (it goes in the env)."""
+    """``--dbname``: a URL of ``connect`` without the password, which goes in the env."""
     if not connect:
         return []
-    return [f"--dbname={make_conninfo(**{k: v for k, v in connect.items() if k != 'password'})}"]
+    return [f"--dbname={params_to_url({k: v for k, v in connect.items() if k != 'password'})}"]
 
 
 def first_error(output: str) -> str:
-    """The line of a program's output that says what went wrong."""
+    """What the first line that reports an error says (``pg_restore: error: ...``, psql's
+    ``ERROR:  ...``); else the output's last line."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     for line in lines:
-        if "error:" in line:
-            return line.split("error:", 1)[1].strip()
+        if found := _ERROR.search(line):
+            return found[1]
     return lines[-1] if lines else "no message"

@@ -130,25 +130,19 @@ _VECTOR_VERSION = (
 def _ask_psql(lab: Any, *queries: str) -> list[list[str]] | None:
     """Each query's rows, tab-separated, from the bundled psql; None when it cannot answer
     (an external server, a missing database or login), for psycopg to explain."""
-    import subprocess
-
     from . import binaries
     from .errors import LabError
 
     if not lab.embedded:
         return None
+    args = ["-X", "-A", "-t", "-q", "-F", "\t", "-v", "ON_ERROR_STOP=1"]
+    args += [part for query in queries for part in ("-c", query)]
     try:
-        params = lab.params()
-        command = [str(binaries.program("psql", lab.settings)), "-X", "-A", "-t", "-q"]
+        result = binaries.run_server_program(
+            "psql", args, lab.settings, connect=lab.params(), timeout=60, as_service=False
+        )
     except LabError:
         return None
-    command += ["-F", "\t", "-v", "ON_ERROR_STOP=1", "-h", params["host"], "-p", params["port"]]
-    command += ["-U", params["user"], "-d", params["dbname"]]
-    command += [part for query in queries for part in ("-c", query)]
-    env = {**os.environ, "PGPASSWORD": params["password"], "PGCONNECT_TIMEOUT": "10"}
-    result = subprocess.run(
-        command, capture_output=True, text=True, env=env, timeout=60, check=False
-    )
     if result.returncode != 0:
         return None
     return [line.split("\t") for line in result.stdout.splitlines()]

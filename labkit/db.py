@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
 
 from . import settings as settings_module
 from .credentials import PasswordStore
 from .errors import LabError
+from .libpq import params_to_url
 from .server import LISTEN_ADDRESS, SUPERUSER, EmbeddedServer
 from .settings import LAB_DATABASE, Settings
 
@@ -108,22 +108,6 @@ def url(role: str = ADMIN, *, driver: str | None = None, dbname: str | None = No
     ``driver="psycopg"`` gives the SQLAlchemy form ``postgresql+psycopg://``.
     """
     return params_to_url(target().params(role, dbname), driver=driver)
-
-
-def params_to_url(params: dict[str, str], *, driver: str | None = None) -> str:
-    rest = {
-        k: v for k, v in params.items() if k not in {"user", "password", "host", "port", "dbname"}
-    }
-    credentials = quote(params.get("user", ""), safe="")
-    if params.get("password"):
-        credentials += ":" + quote(params["password"], safe="")
-    host = params.get("host", "")
-    location = f"[{host}]" if ":" in host else quote(host, safe="")
-    if params.get("port"):
-        location += f":{params['port']}"
-    scheme = f"postgresql+{driver}" if driver else "postgresql"
-    query = f"?{urlencode(rest)}" if rest else ""
-    return f"{scheme}://{credentials}@{location}/{quote(params.get('dbname', ''), safe='')}{query}"
 
 
 def ensure_database(lab: Target) -> bool:
