@@ -154,7 +154,8 @@ class EmbeddedServer:
                     "Stopped by `labkit down`; `labkit up` starts the server again.\n",
                     encoding="utf-8",
                 )
-            if not self.status().running:
+            status = self.status()
+            if not status.running:
                 return False
             result = self._pg_ctl("stop", "-w", "-t", "60", "-m", "fast")
             if result.returncode != 0:
@@ -162,6 +163,11 @@ class EmbeddedServer:
                     f"The server did not stop: {_last_line(result.stderr)}",
                     f"Look at its log, {self.log_file}",
                 )
+            short = status.socket_dir
+            if short is not None and short != self.pgdata:
+                # The short folder a long data path needed (_socket_dir): empty now.
+                with contextlib.suppress(OSError):
+                    short.rmdir()
             return True
 
     def restart(self) -> None:

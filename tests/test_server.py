@@ -198,6 +198,7 @@ def test_a_long_data_path_moves_the_socket_to_a_short_folder(scratch_dir: Path) 
         assert (status.socket_dir / f".s.PGSQL.{status.port}").is_socket()
     finally:
         server.stop()
+    assert not status.socket_dir.exists(), "the short folder goes with the server"
 
 
 def test_connect_creates_and_starts_a_server_on_first_use(
