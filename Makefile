@@ -72,7 +72,8 @@ mutate: install
 	export LABKIT_DATA_DIR="$(CURDIR)/.mutate/data" LABKIT_TESTS_PREPARED_SERVER=1 \
 	  LABKIT_PORT=$$($(BIN)/python -c 'from labkit.server import free_port; print(free_port())'); \
 	$(BIN)/labkit up && $(BIN)/labkit setup && $(BIN)/mutmut run --max-children 1 $(MUTANTS); status=$$?; \
-	$(BIN)/labkit down; $(BIN)/mutmut results; exit $$status
+	$(BIN)/labkit down; find .mutate -maxdepth 1 -name 'labkit-tests-*' -empty -delete; \
+	$(BIN)/mutmut results; exit $$status
 
 up down status: install
 	$(BIN)/labkit $@

@@ -32,7 +32,9 @@ _PREPARED = os.environ.get("LABKIT_TESTS_PREPARED_SERVER") == "1"
 
 def pytest_configure(config: pytest.Config) -> None:
     global _scratch
-    _scratch = Path(tempfile.mkdtemp(prefix="labkit-tests-"))
+    # make mutate's runs go in its own folder: a run it stops at a timeout cannot clean up.
+    beside = Path(os.environ["LABKIT_DATA_DIR"]).parent if _PREPARED else None
+    _scratch = Path(tempfile.mkdtemp(prefix="labkit-tests-", dir=beside))
     os.environ.pop("DATABASE_URL", None)
     os.environ.pop("LABKIT_PG_BIN", None)
     if not _PREPARED:
