@@ -232,7 +232,7 @@ def _reset(args: argparse.Namespace) -> int:
 
 
 def _backup(args: argparse.Namespace) -> int:
-    from . import backup
+    from . import backup, db
 
     made = backup.backup(args.path, keep=args.keep)
     assert made.manifest is not None
@@ -240,7 +240,7 @@ def _backup(args: argparse.Namespace) -> int:
     print(f"Wrote {made.path} ({backup.human_size(made.size)}) in {made.manifest['seconds']:.2f} s")
     print(f"Manifest {made.manifest_path.name}: roles, and a fingerprint of {rows:,} rows")
     if made.pruned:
-        keep = args.keep if args.keep is not None else backup.archive.keep_setting()
+        keep = args.keep if args.keep is not None else db.target().settings.backup_keep
         how = "--keep" if args.keep is not None else "LABKIT_BACKUP_KEEP (default 10)"
         print(
             f"Removed {len(made.pruned)} older backups, keeping the newest {keep} ({how}):"
@@ -254,7 +254,7 @@ def _backups(args: argparse.Namespace) -> int:
 
     from . import backup, db
 
-    folder = backup.folder(db.target().settings) if args.path is None else Path(args.path)
+    folder = db.target().settings.backup_dir if args.path is None else Path(args.path)
     found = backup.list_backups(folder)
     if not found:
         print(f"No backups in {folder}. Make one with: labkit backup")

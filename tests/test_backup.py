@@ -214,14 +214,6 @@ def test_retention_keeps_the_newest_backups(vectors: int, tmp_path: Path) -> Non
     assert backup.backup(tmp_path, keep=0).path.exists() and len(backup.list_backups(tmp_path)) == 3
 
 
-def test_the_keep_setting_must_be_a_number(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LABKIT_BACKUP_KEEP", "all")
-    with pytest.raises(LabError, match="LABKIT_BACKUP_KEEP"):
-        archive.keep_setting()
-    monkeypatch.setenv("LABKIT_BACKUP_KEEP", "3")
-    assert archive.keep_setting() == 3
-
-
 def test_backups_are_listed_newest_first_with_size_and_time(tmp_path: Path) -> None:
     for minute, size in ((1, 2_000), (3, 3_000_000), (2, 40)):
         path = tmp_path / f"zava-2025010{minute}T120000Z.dump"

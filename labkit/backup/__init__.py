@@ -10,7 +10,7 @@ True
 copy back; ``fingerprint``: what a restore must reproduce; ``pitr``: PITR.
 """
 
-from .archive import Backup, backup, folder, human_size, list_backups, open_backup, prune, toc
+from .archive import Backup, backup, human_size, list_backups, open_backup, prune, toc
 from .fingerprint import Verification, compare
 from .pitr import Drill
 from .restoring import Replaced, Restored, copy_back, drop_database, replace_live, restore, verify
@@ -25,7 +25,6 @@ __all__ = [
     "compare",
     "copy_back",
     "drop_database",
-    "folder",
     "human_size",
     "list_backups",
     "open_backup",

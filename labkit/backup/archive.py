@@ -1,7 +1,7 @@
 """``labkit backup``: a custom-format dump (compressed already), the manifest beside
 it (size, SHA-256, the roles pg_dump leaves out, the fingerprint of the snapshot
-dumped), and retention. LABKIT_BACKUP_DIR moves the folder (default: ``backups/``
-beside the data folder); LABKIT_BACKUP_KEEP says how many stay (10; 0: all).
+dumped), and retention, in the folder and to the number the settings say
+(LABKIT_BACKUP_DIR, LABKIT_BACKUP_KEEP).
 """
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ from typing import Any
 
 from .. import binaries, contract, db, schema
 from ..errors import LabError
-from ..settings import Settings
 from ..sizes import human_size
 from . import fingerprint
 
 SUFFIX = ".dump"
 MANIFEST_SUFFIX = ".json"
-DEFAULT_KEEP = 10
 LOCK_WAIT = "60s"
 _NAME = re.compile(r"^(?P<database>.+)-(?P<stamp>\d{8}T\d{6}Z)(?:-\d+)?\.dump$")
 #: Custom-format archives start with these bytes; gzip files with the other two.
@@ -90,10 +88,10 @@ def backup(
     """Dump the lab database to ``path`` (a folder, or a ``.dump`` file) with its manifest,
     then delete all but the newest ``keep`` backups of it there (LABKIT_BACKUP_KEEP)."""
     started = time.perf_counter()
-    keep = keep_setting() if keep is None else keep
+    lab = db.ensure_server()
+    keep = lab.settings.backup_keep if keep is None else keep
     if keep < 0:
         raise LabError(f"keep={keep} is not a number of backups", "Pass 0 (keep all) or more")
-    lab = db.ensure_server()
     database = database or lab.database
     target = _target(lab, path, database)
     partial = target.with_name(target.name + ".partial")
@@ -129,28 +127,9 @@ def backup(
     return dataclasses.replace(open_backup(target, check=False), pruned=pruned)
 
 
-def folder(settings: Settings) -> Path:
-    """LABKIT_BACKUP_DIR, else ``backups/`` beside (not in) the data folder, which may go."""
-    chosen = os.environ.get("LABKIT_BACKUP_DIR")
-    return Path(chosen).expanduser().resolve() if chosen else settings.data_dir.parent / "backups"
-
-
-def keep_setting() -> int:
-    """How many backups of one database to keep (LABKIT_BACKUP_KEEP; 0 keeps all)."""
-    raw = os.environ.get("LABKIT_BACKUP_KEEP", "").strip()
-    if not raw:
-        return DEFAULT_KEEP
-    if not raw.isdigit():
-        raise LabError(
-            f"LABKIT_BACKUP_KEEP={raw!r} is not a number of backups",
-            f"Set it to a whole number (0 keeps every backup), or unset it to keep {DEFAULT_KEEP}",
-        )
-    return int(raw)
-
-
 def _target(lab: db.Target, path: Path | str | None, database: str) -> Path:
     """The file to write: a new timestamped name in a folder, or the ``.dump`` named."""
-    chosen = Path(path).expanduser() if path is not None else folder(lab.settings)
+    chosen = Path(path).expanduser() if path is not None else lab.settings.backup_dir
     directory = chosen.parent if chosen.suffix == SUFFIX else chosen
     hint = "Choose a folder you can write to: labkit backup /path/to/folder"
     try:
