@@ -115,11 +115,8 @@ def ensure_database(lab: Target) -> bool:
     import psycopg
     from psycopg import sql
 
-    with psycopg.connect(**lab.params(ADMIN, dbname="postgres"), autocommit=True) as conn:
-        exists = conn.execute(
-            "SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", (lab.database,)
-        ).fetchone()
-        if exists:
+    with maintenance(lab) as conn:
+        if database_exists(conn, lab.database):
             return False
         try:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(lab.database)))
@@ -130,6 +127,26 @@ def ensure_database(lab: Target) -> bool:
 
             raise LabError(*create_database_error(conn.info.user, lab.database, error)) from error
     return True
+
+
+def maintenance(lab: Target) -> psycopg.Connection[Any]:
+    """The administrator on the maintenance database, outside any transaction: where
+    databases are created, renamed and dropped."""
+    import psycopg
+
+    return psycopg.connect(**lab.params(ADMIN, dbname="postgres"), autocommit=True)
+
+
+def database_exists(conn: psycopg.Connection[Any], name: str) -> bool:
+    row = conn.execute("SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", (name,))
+    return row.fetchone() is not None
+
+
+def drop_database_if_exists(conn: psycopg.Connection[Any], name: str) -> None:
+    """Drop database ``name`` if it exists, disconnecting its sessions."""
+    from psycopg import sql
+
+    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def ensure_server() -> Target:

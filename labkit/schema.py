@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from . import contract, provider
+from . import contract, db, provider
 from .db import ADMIN, Target, ensure_database, ensure_server
 from .errors import LabError
 from .settings import sql_dir
@@ -202,12 +202,8 @@ def reset() -> SetupReport:
     """
     lab = ensure_server()
     if lab.embedded:
-        with psycopg.connect(**lab.params(ADMIN, dbname="postgres"), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(lab.database)
-                )
-            )
+        with db.maintenance(lab) as conn:
+            db.drop_database_if_exists(conn, lab.database)
         return setup()
     with psycopg.connect(**lab.params(ADMIN), autocommit=True) as conn, conn.transaction():
         conn.execute(

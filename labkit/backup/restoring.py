@@ -93,8 +93,8 @@ def restore(
             "Use 1 to 50 lower-case letters, digits and underscores, starting with a letter, "
             "e.g. zava_restored",
         )
-    with _maintenance(lab) as conn, _locked(conn, into):
-        if _exists(conn, into):
+    with db.maintenance(lab) as conn, _locked(conn, into):
+        if db.database_exists(conn, into):
             raise LabError(
                 f"Database {into!r} already exists, and a restore never overwrites one",
                 f"Pick a new name (--into {into}_2), or drop it first: "
@@ -124,9 +124,9 @@ def drop_database(name: str) -> bool:
     lab = db.ensure_server()
     if name == lab.database or name in _RESERVED:
         raise LabError(f"labkit does not drop {name!r}", "Drop restored copies only")
-    with _maintenance(lab) as conn:
-        existed = _exists(conn, name)
-        _drop(conn, name)
+    with db.maintenance(lab) as conn:
+        existed = db.database_exists(conn, name)
+        db.drop_database_if_exists(conn, name)
     return existed
 
 
@@ -158,7 +158,7 @@ def replace_live(
         )
     previous = f"{live}_replaced_{datetime.now(UTC):%Y%m%d_%H%M%S}"[:63]
     with (
-        _maintenance(lab) as conn,
+        db.maintenance(lab) as conn,
         _locked(conn, live),
         _restoring(conn, lab, backup, live, timeout) as temporary,
     ):
@@ -250,7 +250,7 @@ def _restoring(
 ) -> Iterator[str]:
     """pg_restore into ``<name>__restoring``, dropped again if it or the block fails."""
     temporary = name + TEMPORARY_SUFFIX
-    _drop(conn, temporary)  # left by a restore that was killed outright
+    db.drop_database_if_exists(conn, temporary)  # left by a restore that was killed outright
     created_roles = _ensure_roles(conn, backup)
     # template0: an empty database; template1 may carry objects the dump also creates.
     conn.execute(_sql("CREATE DATABASE {} TEMPLATE template0", temporary))
@@ -315,7 +315,7 @@ def _restoring(
         _secure(lab, temporary)
         yield temporary
     except BaseException:
-        _drop(conn, temporary)
+        db.drop_database_if_exists(conn, temporary)
         raise
 
 
@@ -394,18 +394,13 @@ def _swap(conn: psycopg.Connection[Any], live: str, temporary: str, previous: st
             conn.execute(_sql("ALTER DATABASE {} RENAME TO {}", temporary, live))
     finally:
         for name in (live, previous):
-            if _exists(conn, name):
+            if db.database_exists(conn, name):
                 conn.execute(_sql("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true", name))
 
 
 def _sql(template: str, *names: str) -> sql.Composed:
     """A statement about databases, their names quoted as identifiers."""
     return sql.SQL(template).format(*map(sql.Identifier, names))
-
-
-def _maintenance(lab: db.Target) -> psycopg.Connection[Any]:
-    """The administrator on the maintenance database, outside any transaction."""
-    return psycopg.connect(**lab.params(dbname="postgres"), autocommit=True)
 
 
 @contextmanager
@@ -423,13 +418,3 @@ def _locked(conn: psycopg.Connection[Any], name: str) -> Iterator[None]:
         yield
     finally:
         conn.execute("SELECT pg_catalog.pg_advisory_unlock(%s, pg_catalog.hashtext(%s))", key)
-
-
-def _exists(conn: psycopg.Connection[Any], name: str) -> bool:
-    row = conn.execute("SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", (name,))
-    return row.fetchone() is not None
-
-
-def _drop(conn: psycopg.Connection[Any], name: str) -> None:
-    """Drop database ``name`` if it exists, disconnecting its sessions."""
-    conn.execute(_sql("DROP DATABASE IF EXISTS {} WITH (FORCE)", name))
