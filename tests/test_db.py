@@ -23,6 +23,7 @@ from labkit.errors import LabError
             "dbname": "zava",
         },
         {"user": "u", "password": "x", "host": "::1", "port": "5432", "dbname": "a b"},
+        {"user": "u", "host": "/var/run/postgresql", "dbname": "zava"},  # a socket folder
         {
             "user": "u",
             "password": "x",
