@@ -16,11 +16,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx2
+import psutil
 import pytest
 
 import labkit
 from labkit import cli
 from labkit.mcp import background, client, state
+from labkit.mcp.http import url as http_url
 from labkit.mcp.tokens import StoreTokens
 from tests.helpers import run_labkit
 from tests.mcp_support import PROBE, admin_stores_seen, rows, run, shared_server, sql, store_rows
@@ -221,6 +223,70 @@ def test_ctrl_c_ends_the_http_server_cleanly_and_the_token_is_never_logged() -> 
     assert "Traceback" not in log and "MCP server on" in log, log
     assert bearer not in log
     assert all(served["pid"] != own.process.pid for served in state.running())
+
+
+def server_of_a_kernel() -> tuple[subprocess.Popen[str], int, int]:
+    """A process that starts the HTTP server as a notebook does: it, the server's pid, port."""
+    kernel = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\n"
+            "from labkit.mcp import background\n"
+            "own = background.start()\n"
+            "print(own.process.pid, own.port, flush=True)\n"
+            "time.sleep(600)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert kernel.stdout is not None
+    pid, port = map(int, kernel.stdout.readline().split())
+    return kernel, pid, port
+
+
+def gone_within(pid: int, seconds: float) -> bool:
+    """Whether process ``pid`` ends (or is a zombie nobody reaped) within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.slow
+def test_a_server_whose_kernel_was_killed_stops_and_leaves_no_log() -> None:
+    kernel, pid, port = server_of_a_kernel()
+    try:
+        # The control: while its kernel runs, the server runs, recorded, with its log.
+        assert {"pid": pid, "url": http_url(port)} in state.running()
+        assert state.log_file(port).is_file() and state.state_file(port).is_file()
+        kernel.kill()  # no atexit, no finally: what a stopped kernel skips
+        kernel.wait(timeout=30)
+        assert gone_within(pid, 30), "the server outlived its kernel"
+    finally:
+        if psutil.pid_exists(pid):
+            psutil.Process(pid).kill()
+    assert not state.log_file(port).exists(), "its log was left behind"
+    assert not state.state_file(port).exists()
+
+
+@pytest.mark.slow
+def test_status_forgets_a_server_killed_with_its_kernel_and_removes_its_log() -> None:
+    kernel, pid, port = server_of_a_kernel()
+    psutil.Process(pid).kill()  # both at once, as a kernel's process group is killed
+    kernel.kill()
+    kernel.wait(timeout=30)
+    assert gone_within(pid, 30)
+    # The control: a killed server cleans nothing up itself.
+    assert state.log_file(port).is_file() and state.state_file(port).is_file()
+    shown = run_labkit("status")
+    assert shown.returncode == 0 and http_url(port) not in shown.stdout, shown.stdout
+    assert not state.log_file(port).exists() and not state.state_file(port).exists()
 
 
 def stdio_server(store: str) -> subprocess.Popen[str]:

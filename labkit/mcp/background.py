@@ -2,7 +2,9 @@
 
 ``start()`` runs ``labkit mcp serve --http`` as a child process that also stops by
 itself when the process that started it ends (a kernel that died), and is stopped
-at exit; while it runs, ``labkit status`` shows it.
+at exit; while it runs, ``labkit status`` shows it. Its log is in the data folder,
+removed at exit, by the server itself once its kernel is gone, or by ``labkit
+status`` once both are.
 """
 
 from __future__ import annotations
@@ -13,14 +15,13 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import LabError
 from ..server import free_port
-from . import http
+from . import http, state
 
 
 @dataclass
@@ -64,7 +65,8 @@ def start(port: int | None = None, *, timeout: float = 30.0) -> Background:
     port = port or free_port()
     command = [sys.executable, "-m", "labkit", "mcp", "serve", "--http", "--port", str(port)]
     command += ["--exit-with", str(os.getpid())]
-    log = Path(tempfile.mkstemp(prefix="labkit-mcp-", suffix=".log")[1])
+    log = state.log_file(port)
+    log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as stderr:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=stderr)
     server = Background(port, process, log)

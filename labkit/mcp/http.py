@@ -54,12 +54,13 @@ def app(port: int, tokens: StoreTokens | None = None) -> Starlette:
     )
 
 
-def _stop_with(server: uvicorn.Server, parent: int) -> None:
+def _stop_with(server: uvicorn.Server, parent: int, orphaned: threading.Event) -> None:
     """Stop ``server`` when process ``parent`` ends (a notebook kernel that died)."""
 
     def watch() -> None:
         with contextlib.suppress(psutil.Error):
             psutil.Process(parent).wait()
+        orphaned.set()
         server.should_exit = True
 
     threading.Thread(target=watch, name="labkit-mcp-parent", daemon=True).start()
@@ -71,8 +72,12 @@ def serve(port: int = DEFAULT_PORT, *, exit_with: int | None = None) -> None:
         app(port), host=HOST, port=port, log_level="warning", timeout_graceful_shutdown=3
     )
     server = uvicorn.Server(config)
+    orphaned = threading.Event()
     if exit_with is not None:
-        _stop_with(server, exit_with)
+        _stop_with(server, exit_with, orphaned)
     print(f"MCP server on {url(port)}; tokens: labkit mcp token STORE", file=sys.stderr)
     with state.recorded(port, url(port)):
         server.run()
+    if orphaned.is_set():  # nobody is left to read or remove the log it started
+        with contextlib.suppress(OSError):
+            state.log_file(port).unlink()

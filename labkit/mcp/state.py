@@ -1,4 +1,5 @@
-"""Which HTTP servers run on this data folder: a small file each (pid, URL) while it runs.
+"""Which HTTP servers run on this data folder: a small file each (pid, URL) while it runs,
+and beside it the log of one started for a notebook (``background``).
 
 Kept apart from ``http`` so that ``labkit status`` reads them without loading the SDK.
 """
@@ -18,6 +19,11 @@ def state_file(port: int) -> Path:
     return settings.load().data_dir / f"mcp-http-{port}.json"
 
 
+def log_file(port: int) -> Path:
+    """Where a server started by ``background`` writes its stderr."""
+    return state_file(port).with_suffix(".log")
+
+
 def running() -> list[dict[str, object]]:
     """The HTTP servers this data folder runs, each as {pid, url}; files of dead ones go."""
     found = []
@@ -27,14 +33,23 @@ def running() -> list[dict[str, object]]:
             pid = int(state["pid"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        import psutil  # only when a state file exists: `labkit status` stays fast
-
-        if psutil.pid_exists(pid):
+        if _alive(pid):
             found.append({"pid": pid, "url": state.get("url")})
-        else:  # killed without its clean-up: forget it
-            with contextlib.suppress(OSError):
-                path.unlink()
+        else:  # killed without its clean-up: forget it, and its log
+            for leftover in (path, path.with_suffix(".log")):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
     return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs: a zombie that nobody reaped has ended too."""
+    import psutil  # only when a state file exists: `labkit status` stays fast
+
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
 
 
 @contextlib.contextmanager
