@@ -157,12 +157,8 @@ class EmbeddedServer:
             status = self.status()
             if not status.running:
                 return False
-            result = self._pg_ctl("stop", "-w", "-t", "60", "-m", "fast")
-            if result.returncode != 0:
-                raise LabError(
-                    f"The server did not stop: {_last_line(result.stderr)}",
-                    f"Look at its log, {self.log_file}",
-                )
+            failed = ("The server did not stop", f"Look at its log, {self.log_file}")
+            self._pg_ctl("stop", "-w", "-t", "60", "-m", "fast", failed=failed)
             short = status.socket_dir
             if short is not None and short != self.pgdata:
                 # The short folder a long data path needed (_socket_dir): empty now.
@@ -183,7 +179,7 @@ class EmbeddedServer:
         password = self.passwords.get_or_create(SUPERUSER)
         pwfile = self._temporary_password_file(password)
         try:
-            result = binaries.run_server_program(
+            binaries.run_server_program(
                 "initdb",
                 [
                     "-D",
@@ -201,14 +197,13 @@ class EmbeddedServer:
                     *(arg for setting in INIT_SETTINGS for arg in ("-c", setting)),
                 ],
                 self.settings,
+                failed=(
+                    f"initdb failed in {self.pgdata}",
+                    "Remove that folder (or set LABKIT_DATA_DIR to a new one) and run labkit up",
+                ),
             )
         finally:
             pwfile.unlink(missing_ok=True)
-        if result.returncode != 0:
-            raise LabError(
-                f"initdb failed in {self.pgdata}: {_last_line(result.stderr)}",
-                "Remove that folder (or set LABKIT_DATA_DIR to a new one) and run labkit up",
-            )
         with (self.pgdata / "postgresql.conf").open("a", encoding="utf-8") as conf:
             conf.write("\n# Port, address and socket, rewritten by labkit at every start.\n")
             conf.write("include_if_exists = 'labkit.conf'\n")
@@ -243,9 +238,9 @@ class EmbeddedServer:
             tail = self.log_tail(5)
             if "Address already in use" in tail:
                 raise port_taken_error(port)
+            said = binaries.first_error(result.stderr or result.stdout)
             raise LabError(
-                f"The server did not start (pg_ctl: {_last_line(result.stderr or result.stdout)})."
-                f" Its log ends with:\n{tail}\n",
+                f"The server did not start (pg_ctl: {said}). Its log ends with:\n{tail}\n",
                 f"Read the whole log at {self.log_file}",
             )
 
@@ -270,8 +265,12 @@ class EmbeddedServer:
                 "Run `labkit down` and then `labkit up` to move it to the configured port",
             )
 
-    def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return binaries.run_server_program("pg_ctl", ["-D", str(self.pgdata), *args], self.settings)
+    def _pg_ctl(
+        self, *args: str, failed: tuple[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return binaries.run_server_program(
+            "pg_ctl", ["-D", str(self.pgdata), *args], self.settings, failed=failed
+        )
 
 
 def stopped_error() -> LabError:
@@ -315,10 +314,3 @@ def free_port(host: str = LISTEN_ADDRESS) -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
-
-
-def _last_line(text: str) -> str:
-    """The most telling line of a PostgreSQL program's output: its error, else its last."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    errors = [line for line in lines if "error:" in line or "FATAL" in line]
-    return (errors or lines or ["no message"])[0 if errors else -1].rstrip(".")

@@ -166,6 +166,19 @@ def test_a_missing_server_binary_gives_a_clear_error(scratch_dir: Path) -> None:
     assert "DATABASE_URL" in result.stderr and "pip install" in result.stderr
 
 
+def test_initdb_refusing_the_data_folder_says_why_and_what_to_do(scratch_dir: Path) -> None:
+    env = server_env(scratch_dir, free_port())
+    server = EmbeddedServer(settings.load(env))
+    server.pgdata.mkdir(parents=True)
+    (server.pgdata / "notes.txt").write_text("not a database\n", encoding="utf-8")
+    result = run_labkit("up", env=env)
+    assert result.returncode == 1
+    assert f"initdb failed in {server.pgdata}" in result.stderr, result.stderr
+    assert "exists but is not empty" in result.stderr  # initdb's own words
+    assert "Remove that folder" in result.stderr
+    assert not (server.pgdata / "postgresql.conf").exists() and not server.status().running
+
+
 def test_concurrent_first_starts_make_one_server(scratch_dir: Path) -> None:
     env = {**os.environ, **server_env(scratch_dir, free_port())}
     command = [sys.executable, "-m", "labkit", "up"]

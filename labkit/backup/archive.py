@@ -196,12 +196,9 @@ def _disk_error(target: Path, error: OSError) -> LabError:
 
 
 def sha256(path: Path) -> str:
-    """The file's SHA-256, read in 1 MB blocks."""
-    digest = hashlib.sha256()
+    """The file's SHA-256, read in blocks (a dump may be larger than memory)."""
     with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def _read_manifest(path: Path) -> dict[str, Any] | None:

@@ -262,9 +262,8 @@ def _wait_for(
 
 
 def _tail(log: Path) -> str:
-    """The last line of a program's log, for an error message."""
+    """What a program's log says went wrong, for an error message."""
     try:
-        lines = log.read_text(errors="replace").strip().splitlines()
+        return binaries.first_error(log.read_text(errors="replace"))
     except OSError:
         return "no log"
-    return lines[-1] if lines else "no message"
