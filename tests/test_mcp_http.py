@@ -157,6 +157,10 @@ def test_a_foreign_origin_or_host_is_refused(server: background.Background) -> N
         == 403
     )
     assert initialize(server.url, token("seattle"), Host=f"evil.example:{port}").status_code == 421
+    # The refusal is logged on one line, whole, however long the origin.
+    far = "http://" + "far-away-" * 12 + "origin.example:8443"
+    assert initialize(server.url, token("seattle"), Origin=far).status_code == 403
+    assert f"WARNING mcp.server.transport_security: Invalid Origin header: {far}\n" in server.log()
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable
 
@@ -46,6 +47,14 @@ def _usage(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from ..errors import LabError
+
+    # One line per record, before the SDK installs its own handler (which is then left
+    # out): that one wraps every line at 80 columns when stderr is a file, a log.
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
 
     if args.http:
         from . import http
