@@ -98,7 +98,7 @@ def report(result: dict[str, Any], stores: list[str]) -> str:
         f"brand queries from labkit/quality/queries.toml, each in {len(stores)} stores "
         f"({', '.join(stores)}), and model-code queries derived from each store's catalog "
         f"({', '.join(f'{store} {per_store[store]}' for store in stores)}: the code alone, "
-        f"and after the brand where the name carries it, for the first "
+        f"and after its brand, for the first "
         f"{quality.MODELS_PER_CATEGORY} products of each category by SKU), over the lab's "
         f"sample catalog embedded with {result['embedded'].model}. precision@5: questions "
         "by category, brands by brand (and type, where named), model codes by the one "

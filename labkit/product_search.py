@@ -15,7 +15,7 @@ fills the top five with the right kind of product where cosine similarity alone
 mixes departments; the keyword list counts only products that match every word,
 so a plain-language question leaves it empty and changes nothing, while a brand
 or model name puts its exact matches on top (the keyword document is the name,
-description and model code). The two are merged by reciprocal rank fusion, the
+description, model code and brand). The two are merged by reciprocal rank fusion, the
 keyword list counting twice: a product that matches every word of the query then
 outranks every product found by meaning alone, which keeps brand and model queries
 right now that the embedded text leaves brand names and codes out (sql/05,
@@ -69,10 +69,12 @@ PLAIN_RRF = Fusion(consensus=0, alpha=0.0, keyword_weight=1.0, any_word=True)
 
 _EMBEDDED = "SELECT EXISTS (SELECT FROM retail.product_embeddings WHERE embedding_model = %s)"
 # The expression of the full-text index in sql/02_schema.sql, so that it is used:
-# name, description and model (a code such as TB-4821K, typed alone or after the brand).
+# name, description, model (a code such as TB-4821K, typed alone or after the brand)
+# and brand (a book's publisher is not in its name).
 _DOCUMENT = (
     "to_tsvector('english'::regconfig,"
-    " p.product_name || ' ' || coalesce(p.product_description, '') || ' ' || coalesce(p.model, ''))"
+    " p.product_name || ' ' || coalesce(p.product_description, '') || ' ' || coalesce(p.model, '')"
+    " || ' ' || coalesce(p.brand, ''))"
 )
 _SIMILAR = (
     "retail.search_products_by_similarity(%(vector)s::vector, %(threshold)s, %(depth)s, %(model)s)"

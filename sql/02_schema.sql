@@ -121,15 +121,17 @@ CREATE TABLE IF NOT EXISTS retail.products (
     UNIQUE (store_id, product_id)
 );
 CREATE INDEX IF NOT EXISTS products_store_category_idx ON retail.products (store_id, category_id);
--- Full-text search over name, description and model (keyword search, and the
--- text half of hybrid search). to_tsvector with an explicit configuration is
+-- Full-text search over name, description, model and brand (keyword search, and
+-- the text half of hybrid search). to_tsvector with an explicit configuration is
 -- immutable, so it can be indexed; labkit/product_search.py repeats the
 -- expression word for word, or the planner would not use the index. A model code
 -- such as TB-4821K becomes the whole code and its two parts ('tb-4821k', 'tb',
 -- '4821k'), and websearch_to_tsquery turns the code as typed, in any case, into
 -- the same three in a row, so the code alone, or after the brand, finds its
--- product. The model goes last so the name's and description's word positions,
--- which ts_rank_cd weighs by proximity, stay as they were.
+-- product. The brand is there for the products whose name does not carry it (a
+-- book's publisher), so that the publisher, alone or before a code, finds them.
+-- Model and brand go last so the name's and description's word positions, which
+-- ts_rank_cd weighs by proximity, stay as they were.
 --
 -- These two GIN indexes do not lead with store_id (GIN cannot, without the
 -- btree_gin extension, which not every server has), yet they are no oracle: @@
@@ -138,8 +140,9 @@ CREATE INDEX IF NOT EXISTS products_store_category_idx ON retail.products (store
 -- search reads its own store's rows by the store_id indexes and filters them
 -- (tests/test_attacks.py checks both facts). They serve the sessions that
 -- bypass row-level security (the administrator's reports, maintenance).
--- Earlier versions indexed name and description only, and IF NOT EXISTS would keep
--- that index: one of this name that does not read the model column is rebuilt.
+-- Earlier versions indexed name and description (then the model) only, and IF NOT
+-- EXISTS would keep that index: one of this name that does not read the brand
+-- column is rebuilt.
 DO $$
 BEGIN
     IF pg_catalog.to_regclass('retail.products_search_idx') IS NOT NULL
@@ -148,14 +151,15 @@ BEGIN
                          ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
                        WHERE d.classid = 'pg_catalog.pg_class'::regclass
                          AND d.objid = pg_catalog.to_regclass('retail.products_search_idx')
-                         AND d.refobjid = 'retail.products'::regclass AND a.attname = 'model') THEN
+                         AND d.refobjid = 'retail.products'::regclass AND a.attname = 'brand') THEN
         DROP INDEX retail.products_search_idx;
     END IF;
 END
 $$;
 CREATE INDEX IF NOT EXISTS products_search_idx ON retail.products USING gin (
     to_tsvector('english'::regconfig,
-                product_name || ' ' || coalesce(product_description, '') || ' ' || coalesce(model, ''))
+                product_name || ' ' || coalesce(product_description, '') || ' ' || coalesce(model, '')
+                || ' ' || coalesce(brand, ''))
 );
 CREATE INDEX IF NOT EXISTS products_tags_idx ON retail.products USING gin (tags);
 

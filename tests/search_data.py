@@ -151,7 +151,11 @@ MODELS = {
     "Harbor & Pine Merino Wool Beanie": "HP-482J",
     "Autoglow Cordless Car Vacuum": "A-590E",
     "Urban Fern Insulated Parka": "UF-731C",
+    "The Calm Mind (Self-Help Book)": "CP-204B",
 }
+#: Brands, as the sample data's, where the name does not start with one: a book's
+#: publisher (elsewhere the brand is the name's first word).
+PUBLISHERS = {"The Calm Mind (Self-Help Book)": "Cascade Press"}
 
 
 def write(admin: psycopg.Connection) -> dict[str, list[str]]:
@@ -169,13 +173,14 @@ def write(admin: psycopg.Connection) -> dict[str, list[str]]:
         row = admin.execute(
             "INSERT INTO retail.products"
             " (store_id, sku, product_name, product_description, category_id, brand, model, price)"
-            " SELECT %s, %s, %s, %s, category_id, split_part(%s, ' ', 1), %s, 19.99"
+            " SELECT %s, %s, %s, %s, category_id, coalesce(%s, split_part(%s, ' ', 1)), %s, 19.99"
             " FROM retail.product_categories WHERE category_name = %s RETURNING product_id",
             (
                 store,
                 f"{SKU_PREFIX}{number:03d}",
                 name,
                 description,
+                PUBLISHERS.get(name),
                 name,
                 MODELS.get(name),
                 category,

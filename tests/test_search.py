@@ -197,6 +197,17 @@ def test_a_model_code_puts_its_product_first_in_keyword_and_hybrid_search(catalo
     assert labkit.search("UF-731C", NORTH, 5, mode="keyword").empty, "another store's code"
 
 
+def test_a_book_is_found_by_its_publisher_alone_or_before_its_code(catalog: dict) -> None:
+    book = "The Calm Mind (Self-Help Book)"
+    # The control: the publisher is in no product's name or description (Cascade
+    # Outfitters' boots share one word of it, and are not found).
+    assert not any("Cascade Press" in name + text for _, _, name, text in search_data.PRODUCTS)
+    for query in ("Cascade Press", "cascade press CP-204B"):
+        keyword = labkit.search(query, NORTH, 5, mode="keyword")
+        assert list(keyword["product_name"]) == [book], query
+        assert labkit.search(query, NORTH, 5)["product_name"].iloc[0] == book, query
+
+
 def test_keyword_search_reads_the_full_text_index(admin: psycopg.Connection) -> None:
     """Its document is the index's expression, word for word (sql/02), or no index serves it."""
     keyword = f"SELECT 1 FROM retail.products AS p WHERE {_DOCUMENT} @@ websearch_to_tsquery('english', 'HP-482K')"

@@ -86,9 +86,10 @@ def test_the_previous_version_is_upgraded_in_place(old_database: psycopg.Connect
     ).fetchone()
     assert triggers == (len(contract.PER_STORE_TABLES),)
 
-    # The full-text index of name and description was rebuilt to read the model too.
+    # The full-text index of name and description was rebuilt to read model and brand too.
     definition = str(conn.execute(SEARCH_INDEX).fetchone())
-    assert "COALESCE(model" in definition and definition != old_search_index, definition
+    assert "COALESCE(model" in definition and "COALESCE(brand" in definition, definition
+    assert definition != old_search_index
 
     upgraded = catalog.snapshot(conn)
     index_oid = "SELECT 'retail.products_search_idx'::regclass::oid"
@@ -97,3 +98,19 @@ def test_the_previous_version_is_upgraded_in_place(old_database: psycopg.Connect
         schema.apply_file(conn, path)
     assert catalog.snapshot(conn) == upgraded, "a second run changes nothing"
     assert conn.execute(index_oid).fetchone() == built, "nor rebuilds the search index"
+
+
+def test_a_search_index_that_reads_no_brand_is_rebuilt(admin: psycopg.Connection) -> None:
+    """The version before: name, description and model. Its index is replaced, in place."""
+    with admin.transaction(force_rollback=True):
+        admin.execute("DROP INDEX retail.products_search_idx")
+        admin.execute(
+            "CREATE INDEX products_search_idx ON retail.products USING gin (to_tsvector("
+            "'english'::regconfig, product_name || ' ' || coalesce(product_description, '')"
+            " || ' ' || coalesce(model, '')))"
+        )
+        before = str(admin.execute(SEARCH_INDEX).fetchone())
+        schema.apply_file(admin, schema.sql_file("schema"))
+        after = str(admin.execute(SEARCH_INDEX).fetchone())
+    assert "COALESCE(model" in before and "brand" not in before  # the control
+    assert "COALESCE(brand" in after, after

@@ -55,11 +55,10 @@ _JUDGED = """
     WHERE p.is_active
 """
 # SKUs are drawn with the rest of a seed (store, category, number), so their order
-# is the seed's, wherever the rows lie on disk. Whether the name carries the brand:
-# a book's brand is its publisher, which is not in its name.
+# is the seed's, wherever the rows lie on disk.
 _MODELLED = """
-    SELECT brand, model, coalesce(strpos(product_name, brand) > 0, false)
-    FROM (SELECT p.sku, p.brand, p.model, p.product_name,
+    SELECT brand, model
+    FROM (SELECT p.sku, p.brand, p.model,
                  row_number() OVER (PARTITION BY p.category_id ORDER BY p.sku) AS n
           FROM retail.products AS p
           WHERE p.is_active AND p.model IS NOT NULL) AS first
@@ -135,17 +134,15 @@ def load() -> list[Query]:
 def models(store: str, per_category: int = MODELS_PER_CATEGORY) -> list[Query]:
     """The ``[[model]]`` templates filled in with the codes of ``store``'s first
     ``per_category`` active products of each category by SKU: the same for the same
-    seed. A template naming the brand is left out where the name does not carry it."""
+    seed."""
     templates = [entry["q"] for entry in _data()["model"]]
     with tenancy.as_store(store) as conn:
         picked = conn.execute(_MODELLED, (per_category,)).fetchall()
     found = []
-    for index, (brand, model, named) in enumerate(picked):
+    for index, (brand, model) in enumerate(picked):
         split = "tune" if index % 2 == 0 else "held out"
         for template in templates:
             with_brand = "{brand}" in template
-            if with_brand and not named:
-                continue
             query = template.format(brand=brand, model=model)
             found.append(
                 Query(query, "model", split, brand=brand if with_brand else None, model=model)
