@@ -10,15 +10,19 @@ import select
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 import labkit
-from labkit import bulk, contract, db, tenancy
+from labkit import bulk, contract, db, settings, tenancy
+from labkit.errors import LabError
+from labkit.server import STOPPED_MARKER
 
 from . import rls_data
+from .helpers import free_port, server_env
 
 TAG = "tenancy"
 CHECKOUTS = 1000
@@ -324,3 +328,29 @@ def test_bulk_load_lifts_force_and_audit_only_inside_its_transaction(
         assert before == (True, "O")
         assert owner.execute(state).fetchone() == before
         assert owner.execute("SELECT count(*) FROM retail.audit_log").fetchone() == audit_before
+
+
+class _Closable:
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_labkit_down_closes_that_servers_pools_only(
+    scratch_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After ``labkit down`` a checkout fails at once, and the stopped server's pools
+    close (their workers would keep reconnecting); another server's pools stay open."""
+    stopped = settings.load(server_env(scratch_dir / "stopped", free_port()))
+    running = settings.load(server_env(scratch_dir / "running", free_port()))
+    stopped.data_dir.mkdir(parents=True)
+    (stopped.data_dir / STOPPED_MARKER).touch()  # what `labkit down` leaves
+    mine, other = _Closable(), _Closable()
+    pools = {(contract.APP_ROLE, stopped): mine, (contract.APP_ROLE, running): other}
+    monkeypatch.setattr(tenancy, "_pools", pools)
+    tenancy.refuse_if_stopped(running)  # the control: a server not stopped is left alone
+    with pytest.raises(LabError, match="stopped: run `labkit up`"):
+        tenancy.refuse_if_stopped(stopped)
+    assert mine.closed and not other.closed
+    assert list(pools) == [(contract.APP_ROLE, running)]
