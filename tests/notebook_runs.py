@@ -1,11 +1,13 @@
 """Run a notebook in a fresh kernel, as Run All does, or with every code cell run twice.
 
 Shared by every test that executes notebooks, so a failure always names the
-notebook, the cell's number and the heading it sits under.
+notebook, the cell's number and the heading it sits under, and so every run
+checks that the notebook left nothing in the temporary folder.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,8 @@ def run(
     )
     first = ("first run", "second run") if each_cell_twice else ("run",)
     passes = [first, ("run again from the top",)] if then_again else [first]
+    temporary = Path(tempfile.gettempdir())
+    before = set(temporary.iterdir())
     with client.setup_kernel():
         for runs in passes:
             for index, cell in enumerate(notebook.cells):
@@ -62,4 +66,9 @@ def run(
                         heading = heading_of(notebook.cells, index)
                         where = f"{path.name}, cell {index} under '{heading}'"
                         raise NotebookFailed(f"{where}, {which}:\n{error}") from None
+    # Once its kernel has ended: nothing the notebook made in the temporary folder
+    # (a drill's workspace, a server's log, a scratch copy) outlives it.
+    left = sorted(str(entry) for entry in set(temporary.iterdir()) - before if entry.exists())
+    if left:
+        raise NotebookFailed(f"{path.name} left {', '.join(left)} behind")
     return notebook
