@@ -11,10 +11,8 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import httpx2
@@ -23,7 +21,7 @@ import pytest
 
 import labkit
 from labkit import cli
-from labkit.mcp import background, client, http, state
+from labkit.mcp import background, client, state
 from labkit.mcp.http import url as http_url
 from labkit.mcp.tokens import StoreTokens
 from tests.helpers import run_labkit
@@ -262,29 +260,6 @@ def gone_within(pid: int, seconds: float) -> bool:
             return True
         time.sleep(0.1)
     return False
-
-
-def test_the_kernel_watch_is_not_fooled_by_a_wait_that_ends_early(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A wait for the kernel that returns while the kernel still runs stops nothing."""
-    waits: list[int] = []
-
-    class EarlyWait:
-        def __init__(self, pid: int) -> None:
-            self.pid = pid
-
-        def wait(self) -> None:
-            waits.append(self.pid)
-
-    running = iter([True, False])  # the kernel is there after the first wait, not the second
-    monkeypatch.setattr(http, "psutil", SimpleNamespace(Process=EarlyWait, Error=psutil.Error))
-    monkeypatch.setattr(http.state, "alive", lambda pid: next(running))
-    monkeypatch.setattr(http, "time", SimpleNamespace(sleep=lambda seconds: None))
-    server, orphaned = SimpleNamespace(should_exit=False), threading.Event()
-    http._stop_with(server, 4242, orphaned)  # type: ignore[arg-type]
-    assert orphaned.wait(10)
-    assert waits == [4242, 4242] and server.should_exit
 
 
 @pytest.mark.slow

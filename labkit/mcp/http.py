@@ -16,10 +16,8 @@ which ``labkit status`` shows.
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 import threading
-import time
 
 import psutil
 import uvicorn
@@ -60,14 +58,8 @@ def _stop_with(server: uvicorn.Server, parent: int, orphaned: threading.Event) -
     """Stop ``server`` when process ``parent`` ends (a notebook kernel that died)."""
 
     def watch() -> None:
-        while True:
-            with contextlib.suppress(psutil.Error):
-                psutil.Process(parent).wait()
-            if not state.alive(parent):
-                break
-            # A wait that ended with the parent still there must not stop the server.
-            logging.getLogger(__name__).warning("process %d still runs: watching it again", parent)
-            time.sleep(1)
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(parent).wait()
         orphaned.set()
         server.should_exit = True
 

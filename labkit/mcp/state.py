@@ -33,7 +33,7 @@ def running() -> list[dict[str, object]]:
             pid = int(state["pid"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        if alive(pid):
+        if _alive(pid):
             found.append({"pid": pid, "url": state.get("url")})
         else:  # killed without its clean-up: forget it, and its log
             for leftover in (path, path.with_suffix(".log")):
@@ -42,7 +42,7 @@ def running() -> list[dict[str, object]]:
     return found
 
 
-def alive(pid: int) -> bool:
+def _alive(pid: int) -> bool:
     """Whether ``pid`` runs: a zombie that nobody reaped has ended too."""
     import psutil  # only when a state file exists: `labkit status` stays fast
 
