@@ -16,6 +16,7 @@ which ``labkit status`` shows.
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 import threading
 
@@ -72,6 +73,11 @@ def serve(port: int = DEFAULT_PORT, *, exit_with: int | None = None) -> None:
         app(port), host=HOST, port=port, log_level="warning", timeout_graceful_shutdown=3
     )
     server = uvicorn.Server(config)
+    # A launcher that ignores SIGINT (a shell script's background job, some CI steps)
+    # passes that on. uvicorn stops on SIGINT all the same, but re-raises it once shut
+    # down, and an ignored one made the exit code 0: Python's own handler, as in a
+    # terminal, ends a Ctrl-C with 130 however the server was started.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     orphaned = threading.Event()
     if exit_with is not None:
         _stop_with(server, exit_with, orphaned)
