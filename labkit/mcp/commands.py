@@ -48,27 +48,32 @@ def _usage(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from ..errors import LabError
 
-    # One line per record, before the SDK installs its own handler (which is then left
-    # out): that one wraps every line at 80 columns when stderr is a file, a log.
-    logging.basicConfig(
-        level=logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-
     if args.http:
         from . import http
 
         if not 1024 <= args.port <= 65535:
             raise LabError(f"--port {args.port} is not usable", "Pick a port from 1024 to 65535")
+        _log_one_line_per_record()
         http.serve(args.port, exit_with=args.exit_with)
         return 0
     from . import server
 
     server.fixed_store(args.store)  # an unknown store fails here, before any client connects
+    _log_one_line_per_record()
     print(f"MCP server for store {args.store!r} on stdio", file=sys.stderr)
     server.serve_stdio(args.store)
     return 0
+
+
+def _log_one_line_per_record() -> None:
+    """Before the SDK installs its own handler (which is then left out): that one wraps
+    every line at 80 columns when stderr is a file, a log. Only once the command is
+    valid: a refused one, run in-process (tests), leaves the caller's logging alone."""
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 def _token(args: argparse.Namespace) -> int:

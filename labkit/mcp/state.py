@@ -21,7 +21,11 @@ def state_file(port: int) -> Path:
 
 def log_file(port: int) -> Path:
     """Where a server started by ``background`` writes its stderr."""
-    return state_file(port).with_suffix(".log")
+    return _log_beside(state_file(port))
+
+
+def _log_beside(state: Path) -> Path:
+    return state.with_suffix(".log")
 
 
 def running() -> list[dict[str, object]]:
@@ -36,7 +40,7 @@ def running() -> list[dict[str, object]]:
         if _alive(pid):
             found.append({"pid": pid, "url": state.get("url")})
         else:  # killed without its clean-up: forget it, and its log
-            for leftover in (path, path.with_suffix(".log")):
+            for leftover in (path, _log_beside(path)):
                 with contextlib.suppress(OSError):
                     leftover.unlink()
     return found
